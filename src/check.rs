@@ -1,0 +1,323 @@
+//! `check()`: a full integrity check of one snapshot.
+//!
+//! Every page from 1 to the page count must be accounted for exactly once: as a node of one
+//! table's tree, a page of one overflow chain, or a free-list page. Each page must carry its
+//! type and a valid checksum; keys must be strictly ordered within and across pages and lie
+//! within the bounds their parents give them; all leaves of a tree sit at one depth; table
+//! entry counts match. Problems are collected, not thrown: the report names each one.
+
+use std::fmt;
+
+use crate::btree::node::{LeafValue, Node};
+use crate::btree::{MAX_DEPTH, PageSource, overflow};
+use crate::error::Result;
+use crate::format::checksum::page_crc_ok;
+use crate::format::{Meta, TableDesc};
+use crate::freelist;
+use crate::pager::View;
+
+/// Stop collecting after this many problems (a wrecked file would otherwise list millions).
+const MAX_PROBLEMS: usize = 1000;
+
+/// The outcome of [`Database::check`](crate::Database::check).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Every problem found, each naming the page concerned.
+    pub problems: Vec<String>,
+    /// Pages examined.
+    pub pages_checked: u64,
+    /// Tables examined (the default table and the catalog included).
+    pub tables_checked: u64,
+    /// Entries found across all tables.
+    pub entries_checked: u64,
+}
+
+impl CheckReport {
+    /// Whether no problem was found.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_ok() {
+            return write!(
+                f,
+                "ok: {} pages, {} tables, {} entries",
+                self.pages_checked, self.tables_checked, self.entries_checked
+            );
+        }
+        writeln!(f, "{} problem(s):", self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Unseen,
+    Used,
+}
+
+struct Checker<'a> {
+    view: &'a View,
+    owner: Vec<Owner>,
+    report: CheckReport,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, msg: String) {
+        if self.report.problems.len() < MAX_PROBLEMS {
+            self.report.problems.push(msg);
+        }
+    }
+
+    /// Marks `pgno` as used by `what`; false if it cannot be used (out of range, taken).
+    fn claim(&mut self, pgno: u32, what: &str) -> bool {
+        match self.owner.get(pgno as usize) {
+            None | Some(_) if pgno == 0 => {
+                self.problem(format!(
+                    "{what} refers to page {pgno}, which is not a valid page"
+                ));
+                false
+            }
+            None => {
+                self.problem(format!(
+                    "{what} refers to page {pgno}, beyond the page count"
+                ));
+                false
+            }
+            Some(Owner::Used) => {
+                self.problem(format!("page {pgno} is used twice (again by {what})"));
+                false
+            }
+            Some(Owner::Unseen) => {
+                self.owner[pgno as usize] = Owner::Used;
+                self.report.pages_checked += 1;
+                true
+            }
+        }
+    }
+
+    fn page(&mut self, pgno: u32) -> Option<&[u8]> {
+        match self.view.page(pgno) {
+            Ok(p) => {
+                if !page_crc_ok(p) {
+                    self.problem(format!("page {pgno} fails its checksum"));
+                }
+                // Re-borrow to satisfy the borrow checker after `problem`.
+                self.view.page(pgno).ok()
+            }
+            Err(e) => {
+                self.problem(format!("page {pgno}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn table(&mut self, name: &str, desc: TableDesc) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.report.tables_checked += 1;
+        let mut entries = Vec::new();
+        let mut leaf_depth = None;
+        let mut last: Option<Vec<u8>> = None;
+        if desc.root != 0 {
+            self.node(
+                name,
+                desc.root,
+                1,
+                None,
+                None,
+                &mut leaf_depth,
+                &mut last,
+                &mut entries,
+            );
+        }
+        if entries.len() as u64 != desc.entries {
+            self.problem(format!(
+                "table {name:?}: header says {} entries, the tree holds {}",
+                desc.entries,
+                entries.len()
+            ));
+        }
+        self.report.entries_checked += entries.len() as u64;
+        entries
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn node(
+        &mut self,
+        table: &str,
+        pgno: u32,
+        depth: usize,
+        lo: Option<&[u8]>,
+        hi: Option<&[u8]>,
+        leaf_depth: &mut Option<usize>,
+        last: &mut Option<Vec<u8>>,
+        out: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    ) {
+        let what = format!("table {table:?}");
+        if depth > MAX_DEPTH || !self.claim(pgno, &what) {
+            if depth > MAX_DEPTH {
+                self.problem(format!(
+                    "{what}: tree deeper than {MAX_DEPTH} at page {pgno}"
+                ));
+            }
+            return;
+        }
+        let view = self.view;
+        let Some(page) = self
+            .page(pgno)
+            .map(|_| ())
+            .and_then(|_| view.page(pgno).ok())
+        else {
+            return;
+        };
+        let node = match Node::new(page, pgno) {
+            Ok(n) => n,
+            Err(e) => return self.problem(format!("{what}: {e}")),
+        };
+        let mut keys = Vec::with_capacity(node.len());
+        for i in 0..node.len() {
+            match node.key(i).and_then(|k| node.cell(i).map(|_| k)) {
+                Ok(k) => keys.push(k),
+                Err(e) => return self.problem(format!("{what}: page {pgno} cell {i}: {e}")),
+            }
+        }
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 && keys[i - 1] >= *k {
+                self.problem(format!(
+                    "{what}: page {pgno}: keys {} and {i} out of order",
+                    i - 1
+                ));
+            }
+            if lo.is_some_and(|lo| *k < lo) || hi.is_some_and(|hi| *k >= hi) {
+                self.problem(format!(
+                    "{what}: page {pgno}: key {i} outside the bounds its parent sets"
+                ));
+            }
+        }
+        if node.is_leaf() {
+            match *leaf_depth {
+                None => *leaf_depth = Some(depth),
+                Some(d) if d != depth => self.problem(format!(
+                    "{what}: leaf {pgno} at depth {depth}, others at {d}"
+                )),
+                _ => {}
+            }
+            for (i, k) in keys.iter().enumerate() {
+                if last.as_deref().is_some_and(|l| l >= *k) {
+                    self.problem(format!(
+                        "{what}: page {pgno}: key {i} not above the previous leaf's"
+                    ));
+                }
+                *last = Some(k.to_vec());
+                let value = match node.value(i) {
+                    Ok(LeafValue::Inline(v)) => v.to_vec(),
+                    Ok(LeafValue::Overflow { first, len }) => self.chain(&what, first, len),
+                    Err(e) => {
+                        self.problem(format!("{what}: page {pgno} cell {i}: {e}"));
+                        continue;
+                    }
+                };
+                out.push((k.to_vec(), value));
+            }
+            return;
+        }
+        if node.is_empty() && depth == 1 {
+            self.problem(format!("{what}: root branch {pgno} has no keys"));
+        }
+        for i in 0..=node.len() {
+            let child = match node.child(i) {
+                Ok(c) => c,
+                Err(e) => return self.problem(format!("{what}: page {pgno}: {e}")),
+            };
+            let clo = if i == 0 { lo } else { Some(keys[i - 1]) };
+            let chi = if i == node.len() { hi } else { Some(keys[i]) };
+            self.node(table, child, depth + 1, clo, chi, leaf_depth, last, out);
+        }
+    }
+
+    fn chain(&mut self, what: &str, first: u32, len: u32) -> Vec<u8> {
+        let mut pages = Vec::new();
+        let mut value = Vec::new();
+        if let Err(e) = overflow::walk(self.view, first, len, |p, d| {
+            pages.push(p);
+            value.extend_from_slice(d);
+        }) {
+            self.problem(format!("{what}: overflow chain at page {first}: {e}"));
+        }
+        for p in pages {
+            if self.claim(p, &format!("{what} overflow chain")) {
+                self.page(p);
+            }
+        }
+        value
+    }
+
+    fn free_list(&mut self, meta: &Meta) {
+        match freelist::collect(self.view, meta.free_head, meta.free_count) {
+            Ok(pages) => {
+                if pages.len() as u64 != meta.free_count as u64 {
+                    self.problem(format!(
+                        "free list holds {} pages, the header says {}",
+                        pages.len(),
+                        meta.free_count
+                    ));
+                }
+                for (i, p) in pages.iter().enumerate() {
+                    if self.claim(*p, "the free list") && i == 0 {
+                        self.page(*p);
+                    }
+                }
+            }
+            Err(e) => self.problem(format!("free list: {e}")),
+        }
+    }
+}
+
+/// Checks the snapshot `view`.
+pub fn check(view: &View) -> Result<CheckReport> {
+    let meta = view.meta;
+    let mut c = Checker {
+        view,
+        owner: vec![Owner::Unseen; meta.page_count as usize],
+        report: CheckReport::default(),
+    };
+    if let Some(first) = c.owner.first_mut() {
+        *first = Owner::Used;
+    }
+    c.report.pages_checked += 1;
+    c.page(0);
+    c.table("", meta.default_table);
+    let catalog = c.table("(catalog)", meta.catalog);
+    for (name, desc) in catalog {
+        let name = String::from_utf8_lossy(&name).into_owned();
+        match TableDesc::decode(&desc) {
+            Ok(d) if desc.len() == crate::format::header::TABLE_DESC_SIZE => {
+                c.table(&name, d);
+            }
+            _ => c.problem(format!("catalog entry for table {name:?} is malformed")),
+        }
+    }
+    c.free_list(&meta);
+    let lost: Vec<usize> = c
+        .owner
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| **o == Owner::Unseen)
+        .map(|(i, _)| i)
+        .collect();
+    if !lost.is_empty() {
+        let shown: Vec<String> = lost.iter().take(10).map(|p| p.to_string()).collect();
+        c.problem(format!(
+            "{} page(s) are neither in use nor free (lost): {}{}",
+            lost.len(),
+            shown.join(", "),
+            if lost.len() > 10 { ", ..." } else { "" }
+        ));
+    }
+    Ok(c.report)
+}

@@ -1,0 +1,245 @@
+//! Checkpoints: copying committed WAL frames back into the main file.
+//!
+//! Sync order: (1) the WAL is synced up to the frames being copied (write-ahead: no byte of
+//! the main file is overwritten before the frame carrying it is durable); (2) the newest
+//! version of each page at or below the bound is written into the main file; (3) the main
+//! file is synced; (4) only then does the backfill mark advance, and only after that may the
+//! WAL restart. The bound is the oldest live reader's mark, so no reader ever sees a main-file
+//! page change under it. At `Off` the syncs are skipped, as the level promises.
+//!
+//! The background worker wakes at least every 100 ms: it syncs the WAL at `Normal`, runs a
+//! passive checkpoint once more than `auto_checkpoint` frames are pending, and restarts the
+//! WAL when it has grown past that threshold and nothing needs it.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::db::Shared;
+use crate::error::{Error, Result};
+use crate::format::Meta;
+use crate::options::{CheckpointMode, Synchronous};
+use crate::pager::wal_frame_page;
+use crate::storage::{Map, sync_dir};
+use crate::wal::index::{lookup, page_of};
+
+/// How long an explicit `Full`/`Restart`/`Truncate` checkpoint waits for readers.
+const READER_WAIT: Duration = Duration::from_secs(5);
+/// How often the worker wakes when nothing wakes it sooner.
+const WORKER_TICK: Duration = Duration::from_millis(100);
+
+/// What a checkpoint did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckpointInfo {
+    /// Frames (distinct page versions or superseded ones) now covered by the main file.
+    pub frames_backfilled: u64,
+    /// Committed frames still only in the WAL.
+    pub frames_remaining: u64,
+    /// Whether the WAL was restarted (the next commit writes from its beginning).
+    pub wal_reset: bool,
+}
+
+/// Runs a checkpoint in `mode`.
+pub fn run(s: &Shared, mode: CheckpointMode) -> Result<CheckpointInfo> {
+    s.fence.check()?;
+    if s.read_only {
+        return Err(Error::ReadOnly);
+    }
+    if s.memory {
+        return Ok(CheckpointInfo::default());
+    }
+    let _ck = s.checkpoint_lock.lock();
+    if mode == CheckpointMode::Passive {
+        return backfill(s, u64::MAX);
+    }
+    // Block new writers; wait for commits in flight to publish and for older readers to end.
+    let mut w = s.writer.lock();
+    let target = w.seq;
+    let deadline = Instant::now() + READER_WAIT;
+    wait_until(s, deadline, |st| {
+        st.snapshot.seq >= target && st.oldest_mark().is_none_or(|m| m >= target)
+    });
+    let mut info = backfill(s, target)?;
+    if mode == CheckpointMode::Full || info.frames_remaining > 0 {
+        return Ok(info);
+    }
+    wait_until(s, deadline, |st| st.wal_readers == 0);
+    let mut st = s.state.lock();
+    if st.nbackfill != w.seq || st.wal_readers != 0 || w.wal.commit_frame() == 0 {
+        info.wal_reset = w.wal.commit_frame() == 0 && st.wal_readers == 0;
+        if !(mode == CheckpointMode::Truncate && info.wal_reset) {
+            return Ok(info);
+        }
+    } else {
+        w.wal.restart(crate::open::random_u64());
+        w.gen_base = w.seq;
+        info.wal_reset = true;
+    }
+    if mode == CheckpointMode::Truncate && w.wal.used_bytes() == 0 {
+        if let Err(e) = w.wal.truncate() {
+            s.fence
+                .trip(&format!("truncating {} failed: {e}", s.wal_path.display()));
+            return Err(Error::io(&s.wal_path, e));
+        }
+        st.wal_map = Arc::new(Map::empty());
+        drop(st);
+        if s.level() == Synchronous::Extra {
+            sync_dir(s.path.parent().unwrap_or(std::path::Path::new(".")))
+                .map_err(|e| Error::io(&s.path, e))?;
+        }
+    }
+    Ok(info)
+}
+
+fn wait_until(s: &Shared, deadline: Instant, done: impl Fn(&crate::db::State) -> bool) {
+    let mut st = s.state.lock();
+    while !done(&st) {
+        if s.readers_changed.wait_until(&mut st, deadline).timed_out() {
+            return;
+        }
+    }
+}
+
+/// Copies frames up to `limit` (and no further than the oldest reader) into the main file.
+fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
+    let (snap, nbackfill, wal_map, bound) = {
+        let st = s.state.lock();
+        let snap = Arc::clone(&st.snapshot);
+        let bound = st
+            .oldest_mark()
+            .unwrap_or(snap.seq)
+            .min(snap.seq)
+            .min(limit);
+        (snap, st.nbackfill, Arc::clone(&st.wal_map), bound)
+    };
+    if bound <= nbackfill {
+        return Ok(CheckpointInfo {
+            frames_remaining: snap.seq - nbackfill,
+            ..Default::default()
+        });
+    }
+    debug_assert!(
+        snap.gen_base <= nbackfill,
+        "frames to copy belong to the snapshot's generation"
+    );
+    let level = s.level();
+    if level != Synchronous::Off {
+        s.group
+            .sync_upto(bound, &*s.wal, &s.fence, Duration::ZERO, &s.wal_path)?;
+    }
+    let ps = s.page_size;
+    let (lo, hi) = (nbackfill - snap.gen_base + 1, bound - snap.gen_base);
+    let meta = Meta::decode(wal_frame_page(&wal_map, hi, ps)?)?;
+    let segs = &snap.segments;
+    let mut writes: Vec<(u32, u64)> = (lo..=hi)
+        .map(|f| (page_of(segs, f), f))
+        .filter(|&(p, f)| lookup(segs, p, hi) == Some(f))
+        .collect();
+    writes.sort_unstable();
+
+    let fail = |what: &str, e: io::Error| {
+        s.fence.trip(&format!(
+            "checkpoint {what} {} failed: {e}",
+            s.path.display()
+        ));
+        Error::io(&s.path, e)
+    };
+    let need = meta.page_count as u64 * ps as u64;
+    let have = s.main.len().map_err(|e| Error::io(&s.path, e))?;
+    if need > have {
+        s.main.set_len(need).map_err(|e| fail("growing", e))?;
+    }
+    for &(p, f) in &writes {
+        let page = wal_frame_page(&wal_map, f, ps)?;
+        s.main
+            .write_at(page, p as u64 * ps as u64)
+            .map_err(|e| fail("writing", e))?;
+    }
+    if level != Synchronous::Off {
+        s.main.sync().map_err(|e| fail("syncing", e))?;
+        if level == Synchronous::Extra && need > have {
+            sync_dir(s.path.parent().unwrap_or(std::path::Path::new(".")))
+                .map_err(|e| fail("syncing the directory of", e))?;
+        }
+    }
+    let new_map = if need > have {
+        Some(Arc::new(
+            s.main.map(need).map_err(|e| Error::io(&s.path, e))?,
+        ))
+    } else {
+        None
+    };
+    {
+        let mut st = s.state.lock();
+        st.nbackfill = bound;
+        if let Some(m) = new_map {
+            st.main_map = m;
+        }
+        st.check_invariants();
+    }
+    s.checkpoints.fetch_add(1, Ordering::Relaxed);
+    Ok(CheckpointInfo {
+        frames_backfilled: bound - nbackfill,
+        frames_remaining: snap.seq - bound,
+        wal_reset: false,
+    })
+}
+
+/// After a passive pass, restarts the WAL if it outgrew the threshold and nothing needs it.
+/// Briefly blocks new writers (never waits for readers).
+fn restart_if_large(s: &Shared) -> Result<()> {
+    let threshold = s.opts.auto_checkpoint as u64;
+    let _ck = s.checkpoint_lock.lock();
+    let mut w = s.writer.lock();
+    if w.wal.commit_frame() <= threshold {
+        return Ok(());
+    }
+    backfill(s, w.seq)?;
+    let st = s.state.lock();
+    if st.nbackfill == w.seq && st.wal_readers == 0 {
+        w.wal.restart(crate::open::random_u64());
+        w.gen_base = w.seq;
+    }
+    Ok(())
+}
+
+/// Starts the background worker; it exits when the database closes or is fenced.
+pub fn spawn_worker(weak: Weak<Shared>) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("folio-worker".into())
+        .spawn(move || {
+            loop {
+                let Some(s) = weak.upgrade() else { return };
+                {
+                    let (m, cv) = &s.wake;
+                    let mut woken = m.lock();
+                    if !*woken && !s.closed.load(Ordering::Acquire) {
+                        cv.wait_for(&mut woken, WORKER_TICK);
+                    }
+                    *woken = false;
+                }
+                if s.closed.load(Ordering::Acquire) || s.fence.is_tripped() {
+                    return;
+                }
+                if s.level() == Synchronous::Normal && s.group.has_unsynced() {
+                    let _ = s.sync_wal();
+                }
+                let threshold = s.opts.auto_checkpoint as u64;
+                if threshold == 0 {
+                    continue;
+                }
+                let pending = {
+                    let st = s.state.lock();
+                    st.snapshot.seq - st.nbackfill
+                };
+                if pending > threshold {
+                    // Also on memory-only databases, whose WAL would otherwise grow forever.
+                    let _ck = s.checkpoint_lock.lock();
+                    let _ = backfill(&s, u64::MAX);
+                }
+                let _ = restart_if_large(&s);
+            }
+        })
+}

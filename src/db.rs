@@ -1,0 +1,456 @@
+//! `Database`: the handle applications hold. It owns the files, the lock, the shared state
+//! readers and the writer meet in, and the background worker.
+//!
+//! Lock order (never taken in the other order): the checkpoint lock, then the write lock,
+//! then the state lock. The state lock is only ever held for a few instructions.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use crate::btree::search;
+use crate::checkpoint::{self, CheckpointInfo};
+use crate::commit::GroupCommit;
+use crate::error::{Error, Result};
+use crate::format::Meta;
+use crate::open::{self, Opened};
+use crate::options::{CheckpointMode, Options, Synchronous};
+use crate::pager::View;
+pub(crate) use crate::snapshot::{Snapshot, State};
+use crate::storage::{Fence, FileStorage, Map, Storage, sync_dir};
+use crate::txn::{ReadTxn, WriteTxn};
+use crate::value::Value;
+use crate::wal::{RecoveryInfo, WalWriter};
+
+/// The writer's state, behind the write lock.
+pub struct Writer {
+    /// The WAL's write side.
+    pub wal: WalWriter,
+    /// Header of the last commit written (perhaps not yet durable or published).
+    pub meta: Meta,
+    /// Sequence of the last commit written.
+    pub seq: u64,
+    /// Sequence just before the current WAL generation's first frame.
+    pub gen_base: u64,
+}
+
+/// Everything the handle, its transactions and its background worker share.
+pub struct Shared {
+    pub(crate) path: PathBuf,
+    pub(crate) page_size: usize,
+    pub(crate) main: Arc<dyn Storage>,
+    pub(crate) wal: Arc<dyn Storage>,
+    pub(crate) wal_path: PathBuf,
+    pub(crate) fence: Fence,
+    pub(crate) opts: Options,
+    pub(crate) read_only: bool,
+    pub(crate) memory: bool,
+    level: AtomicU8,
+    pub(crate) writer: Mutex<Writer>,
+    pub(crate) state: Mutex<State>,
+    /// Signalled when a reader ends (Full/Restart checkpoints wait on it).
+    pub(crate) readers_changed: Condvar,
+    pub(crate) group: GroupCommit,
+    pub(crate) checkpoint_lock: Mutex<()>,
+    pub(crate) checkpoints: AtomicU64,
+    pub(crate) recovery: RecoveryInfo,
+    pub(crate) closed: AtomicBool,
+    pub(crate) wake: (Mutex<bool>, Condvar),
+    _lock: Option<FileStorage>,
+}
+
+impl Shared {
+    pub(crate) fn level(&self) -> Synchronous {
+        Synchronous::from_u8(self.level.load(Ordering::Relaxed))
+    }
+
+    /// Registers a new reader of the published snapshot and builds its view.
+    pub(crate) fn register_reader(&self) -> (View, u64, bool) {
+        let mut st = self.state.lock();
+        let (snap, uses_wal) = st.register();
+        let view = View {
+            meta: snap.meta,
+            page_size: self.page_size,
+            main: Arc::clone(&st.main_map),
+            wal: Arc::clone(&st.wal_map),
+            segments: Arc::clone(&snap.segments),
+            wal_mark: if uses_wal {
+                snap.seq - snap.gen_base
+            } else {
+                0
+            },
+        };
+        (view, snap.seq, uses_wal)
+    }
+
+    pub(crate) fn unregister_reader(&self, mark: u64, uses_wal: bool) {
+        let mut st = self.state.lock();
+        st.unregister(mark, uses_wal);
+        st.check_invariants();
+        drop(st);
+        self.readers_changed.notify_all();
+    }
+
+    /// The view a write transaction starts from: the last commit written.
+    pub(crate) fn writer_view(&self, w: &Writer) -> View {
+        let st = self.state.lock();
+        let uses_wal = w.seq > st.nbackfill;
+        View {
+            meta: w.meta,
+            page_size: self.page_size,
+            main: Arc::clone(&st.main_map),
+            wal: Arc::clone(w.wal.map()),
+            segments: w.wal.index.segments(),
+            wal_mark: if uses_wal { w.seq - w.gen_base } else { 0 },
+        }
+    }
+
+    /// Restarts the WAL if every committed frame is in the main file and no reader or
+    /// checkpoint uses it. Returns the main map to read from afterwards.
+    pub(crate) fn try_restart_wal(&self, w: &mut Writer) -> Option<Arc<Map>> {
+        if w.wal.commit_frame() == 0 {
+            return None;
+        }
+        let _ck = self.checkpoint_lock.try_lock()?;
+        let st = self.state.lock();
+        if st.nbackfill != w.seq || st.wal_readers != 0 {
+            return None;
+        }
+        w.wal.restart(open::random_u64());
+        w.gen_base = w.seq;
+        Some(Arc::clone(&st.main_map))
+    }
+
+    /// Second half of a commit: durability at the configured level, then publication.
+    pub(crate) fn finish_commit(
+        &self,
+        guard: MutexGuard<'_, Writer>,
+        snap: Arc<Snapshot>,
+        wal_map: Arc<Map>,
+        remapped: bool,
+    ) -> Result<()> {
+        let seq = snap.seq;
+        self.group.note_written(seq);
+        let level = self.level();
+        let pending = seq - self.state.lock().nbackfill;
+        drop(guard);
+        if level.syncs_each_commit() {
+            self.group.sync_upto(
+                seq,
+                &*self.wal,
+                &self.fence,
+                self.opts.commit_linger,
+                &self.wal_path,
+            )?;
+            if level == Synchronous::Extra && remapped && !self.memory {
+                sync_dir(self.path.parent().unwrap_or(Path::new(".")))
+                    .map_err(|e| Error::io(&self.path, e))?;
+            }
+        }
+        self.state.lock().publish(snap, wal_map);
+        let wants_checkpoint =
+            self.opts.auto_checkpoint != 0 && pending > self.opts.auto_checkpoint as u64;
+        if wants_checkpoint || level == Synchronous::Normal {
+            self.wake_worker();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn wake_worker(&self) {
+        let (m, cv) = &self.wake;
+        *m.lock() = true;
+        cv.notify_one();
+    }
+
+    /// Syncs the WAL up to everything written so far.
+    pub(crate) fn sync_wal(&self) -> Result<()> {
+        let target = self.group.written();
+        self.group.sync_upto(
+            target,
+            &*self.wal,
+            &self.fence,
+            std::time::Duration::ZERO,
+            &self.wal_path,
+        )
+    }
+}
+
+/// An open folio database. `Send + Sync`: share it by reference or in an `Arc`.
+pub struct Database {
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<()>>,
+}
+
+/// Sizes and counters of a database (see [`Database::stats`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Entries in the default table.
+    pub key_count: u64,
+    /// Named tables.
+    pub table_count: u64,
+    /// Page size in bytes.
+    pub page_size: u32,
+    /// Pages in the database (header included).
+    pub page_count: u64,
+    /// Pages on the free list.
+    pub free_page_count: u64,
+    /// Bytes of the main file.
+    pub file_bytes: u64,
+    /// Bytes of the WAL file.
+    pub wal_bytes: u64,
+    /// Frames in the WAL's current generation.
+    pub wal_frame_count: u64,
+    /// Frames not yet copied into the main file.
+    pub wal_frames_pending: u64,
+    /// Id of the last committed transaction.
+    pub last_txn_id: u64,
+    /// Depth of the default table's tree (0 when empty).
+    pub tree_depth: u32,
+    /// Checkpoints completed since open.
+    pub checkpoint_count: u64,
+    /// Read transactions currently open.
+    pub active_readers: u64,
+}
+
+impl Database {
+    /// Opens the database at `path` with default options, creating it if missing.
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        Options::new().open(path)
+    }
+
+    /// A database that lives in memory only; same API, nothing touches the disk.
+    pub fn memory() -> Result<Database> {
+        Self::memory_with(Options::new())
+    }
+
+    /// A memory-only database with the given options.
+    pub fn memory_with(opts: Options) -> Result<Database> {
+        opts.validate()?;
+        let opened = open::open_memory(&opts)?;
+        Self::start(Path::new(":memory:"), opts, opened, true)
+    }
+
+    pub(crate) fn open_with(path: &Path, opts: Options) -> Result<Database> {
+        let opened = open::open_files(path, &opts)?;
+        Self::start(path, opts, opened, false)
+    }
+
+    fn start(path: &Path, opts: Options, o: Opened, memory: bool) -> Result<Database> {
+        let page_size = o.meta.page_size as usize;
+        let io = |e| Error::io(path, e);
+        let main_len = o.main.len().map_err(io)?;
+        let main_map = Arc::new(o.main.map(main_len).map_err(io)?);
+        let seq = o.wal.commit_frame();
+        let snapshot = Arc::new(Snapshot {
+            meta: o.meta,
+            seq,
+            gen_base: 0,
+            segments: o.wal.index.segments(),
+        });
+        let state = State {
+            snapshot,
+            main_map,
+            wal_map: Arc::clone(o.wal.map()),
+            nbackfill: 0,
+            readers: Default::default(),
+            wal_readers: 0,
+        };
+        let wal = Arc::clone(o.wal.storage());
+        let wal_path = o.wal.path().clone();
+        let group = GroupCommit::default();
+        group.note_written(seq);
+        let shared = Arc::new(Shared {
+            path: path.to_path_buf(),
+            page_size,
+            main: o.main,
+            wal,
+            wal_path,
+            fence: Fence::new(),
+            read_only: opts.read_only,
+            memory,
+            level: AtomicU8::new(opts.synchronous.to_u8()),
+            writer: Mutex::new(Writer {
+                wal: o.wal,
+                meta: o.meta,
+                seq,
+                gen_base: 0,
+            }),
+            state: Mutex::new(state),
+            readers_changed: Condvar::new(),
+            group,
+            checkpoint_lock: Mutex::new(()),
+            checkpoints: AtomicU64::new(0),
+            recovery: o.recovery,
+            closed: AtomicBool::new(false),
+            wake: (Mutex::new(false), Condvar::new()),
+            opts,
+            _lock: o.lock,
+        });
+        let worker = if shared.read_only {
+            None
+        } else {
+            Some(checkpoint::spawn_worker(Arc::downgrade(&shared)).map_err(io)?)
+        };
+        let _ = o.created;
+        Ok(Database { shared, worker })
+    }
+
+    /// Begins a read transaction: a snapshot of the last published commit.
+    pub fn begin_read(&self) -> Result<ReadTxn<'_>> {
+        ReadTxn::begin(&self.shared)
+    }
+
+    /// Begins the write transaction, waiting for the current writer to finish.
+    pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
+        WriteTxn::begin(&self.shared)
+    }
+
+    /// Reads `key` from the default table (its own snapshot).
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let rx = self.begin_read()?;
+        let v = rx.get(key)?.map(Value::into_vec);
+        Ok(v)
+    }
+
+    /// Writes `key` in its own durable transaction.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut tx = self.begin_write()?;
+        tx.put(key, value)?;
+        tx.commit()
+    }
+
+    /// Deletes `key` in its own durable transaction; returns whether it existed.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        let mut tx = self.begin_write()?;
+        let existed = tx.delete(key)?;
+        tx.commit()?;
+        Ok(existed)
+    }
+
+    /// Makes every commit so far durable, whatever the synchronous level.
+    pub fn flush(&self) -> Result<()> {
+        self.shared.fence.check()?;
+        if self.shared.read_only {
+            return Ok(());
+        }
+        self.shared.sync_wal()
+    }
+
+    /// Changes the synchronous level for later commits.
+    pub fn set_synchronous(&self, level: Synchronous) {
+        self.shared.level.store(level.to_u8(), Ordering::Relaxed);
+    }
+
+    /// The current synchronous level.
+    pub fn synchronous(&self) -> Synchronous {
+        self.shared.level()
+    }
+
+    /// Copies committed WAL frames into the main file (see [`CheckpointMode`]).
+    pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointInfo> {
+        checkpoint::run(&self.shared, mode)
+    }
+
+    /// Sizes and counters.
+    pub fn stats(&self) -> Result<Stats> {
+        let s = &self.shared;
+        s.fence.check()?;
+        let rx = self.begin_read()?;
+        let meta = rx.view().meta;
+        let depth = search::depth(rx.view(), meta.default_table.root)?;
+        let (frames, active) = {
+            let w = s.writer.lock();
+            let st = s.state.lock();
+            (
+                w.wal.commit_frame(),
+                st.readers.values().sum::<usize>() as u64 - 1,
+            )
+        };
+        let pending = {
+            let st = s.state.lock();
+            st.snapshot.seq - st.nbackfill
+        };
+        let io = |e| Error::io(&s.path, e);
+        Ok(Stats {
+            key_count: meta.default_table.entries,
+            table_count: meta.catalog.entries,
+            page_size: meta.page_size,
+            page_count: meta.page_count as u64,
+            free_page_count: meta.free_count as u64,
+            file_bytes: s.main.len().map_err(io)?,
+            wal_bytes: s.wal.len().map_err(|e| Error::io(&s.wal_path, e))?,
+            wal_frame_count: frames,
+            wal_frames_pending: pending,
+            last_txn_id: meta.txn_id,
+            tree_depth: depth,
+            checkpoint_count: s.checkpoints.load(Ordering::Relaxed),
+            active_readers: active,
+        })
+    }
+
+    /// What the last open found in the WAL.
+    pub fn recovery_info(&self) -> RecoveryInfo {
+        self.shared.recovery
+    }
+
+    /// Full integrity check of the last published snapshot.
+    pub fn check(&self) -> Result<crate::check::CheckReport> {
+        let rx = self.begin_read()?;
+        crate::check::check(rx.view())
+    }
+
+    /// The database's path (`:memory:` for a memory-only database).
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Checkpoints everything, removes the WAL and releases the lock.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let s = &self.shared;
+        if s.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        s.wake_worker();
+        if let Some(h) = self.worker.take() {
+            let _ = h.join();
+        }
+        s.fence.check()?;
+        if s.read_only || s.memory {
+            return Ok(());
+        }
+        checkpoint::run(s, CheckpointMode::Truncate)?;
+        let w = s.writer.lock();
+        if w.wal.commit_frame() == 0 && w.wal.used_bytes() == 0 {
+            std::fs::remove_file(&s.wal_path).map_err(|e| Error::io(&s.wal_path, e))?;
+            if s.level() == Synchronous::Extra {
+                sync_dir(s.path.parent().unwrap_or(Path::new(".")))
+                    .map_err(|e| Error::io(&s.path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // Best effort: a handle dropped without `close` still folds its WAL back; any failure
+        // leaves the WAL in place for the next open to recover.
+        let _ = self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("path", &self.shared.path)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,158 @@
+//! The WAL file (`<db>-wal`): a header, then frames of one page each.
+//!
+//! ```text
+//! WAL header (48 bytes, at offset 0)
+//!  0  8  magic "folioWAL"
+//!  8  4  format version (1)
+//! 12  4  page size
+//! 16  8  database id (must equal the main file's)
+//! 24  8  salt: random, new at every WAL restart; every frame repeats it
+//! 32  8  generation: counts WAL restarts over the life of the database
+//! 40  4  crc32c of bytes 0..40; also the seed of the first frame's chained checksum
+//! 44  4  reserved (0)
+//!
+//! Frame header (24 bytes), followed by one page
+//!  0  4  page number
+//!  4  4  flags: bit 0 = commit (the last frame of a transaction; always page 0)
+//!  8  8  salt (must equal the WAL header's)
+//! 16  4  chained crc32c: crc32c(previous checksum, frame header bytes 0..16, page)
+//! 20  4  reserved (0)
+//! ```
+//!
+//! Frame `n` (counting from 1) starts at `48 + (n - 1) * (24 + page_size)`. A transaction is
+//! committed once its commit frame and every frame before it are valid.
+
+use super::checksum::{crc32c_append, frame_crc};
+use super::{FORMAT_VERSION, page_size_ok, put_u32, put_u64, u32_at, u64_at};
+use crate::error::{Error, Result};
+
+/// Magic at the start of the WAL.
+pub const WAL_MAGIC: [u8; 8] = *b"folioWAL";
+/// Size of the WAL header.
+pub const WAL_HEADER_SIZE: usize = 48;
+/// Size of a frame header.
+pub const FRAME_HEADER_SIZE: usize = 24;
+/// Frame flag: this frame commits its transaction.
+pub const FRAME_COMMIT: u32 = 1;
+
+/// Offset of frame `n` (1-based) in the WAL.
+pub fn frame_offset(n: u64, page_size: u32) -> u64 {
+    WAL_HEADER_SIZE as u64 + (n - 1) * (FRAME_HEADER_SIZE as u64 + page_size as u64)
+}
+
+/// Size of one frame, header included.
+pub fn frame_size(page_size: u32) -> u64 {
+    FRAME_HEADER_SIZE as u64 + page_size as u64
+}
+
+/// The decoded WAL header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalHeader {
+    /// Page size of every frame.
+    pub page_size: u32,
+    /// The database this WAL belongs to.
+    pub db_id: u64,
+    /// Salt every valid frame repeats.
+    pub salt: u64,
+    /// Restart counter.
+    pub generation: u64,
+}
+
+impl WalHeader {
+    /// Encodes the header; returns the bytes and their checksum (the chain seed).
+    pub fn encode(&self) -> ([u8; WAL_HEADER_SIZE], u32) {
+        let mut b = [0u8; WAL_HEADER_SIZE];
+        b[0..8].copy_from_slice(&WAL_MAGIC);
+        put_u32(&mut b, 8, FORMAT_VERSION);
+        put_u32(&mut b, 12, self.page_size);
+        put_u64(&mut b, 16, self.db_id);
+        put_u64(&mut b, 24, self.salt);
+        put_u64(&mut b, 32, self.generation);
+        let crc = crc32c_append(0, &b[0..40]);
+        put_u32(&mut b, 40, crc);
+        (b, crc)
+    }
+
+    /// Decodes and validates a header; returns it and the chain seed.
+    pub fn decode(b: &[u8]) -> Result<(Self, u32)> {
+        if b.len() < WAL_HEADER_SIZE || b[0..8] != WAL_MAGIC {
+            return Err(Error::corrupt("WAL header: bad magic"));
+        }
+        let crc = u32_at(b, 40)?;
+        if crc != crc32c_append(0, &b[0..40]) {
+            return Err(Error::corrupt("WAL header: checksum mismatch"));
+        }
+        let version = u32_at(b, 8)?;
+        if version != FORMAT_VERSION {
+            return Err(Error::corrupt(format!(
+                "WAL header: unsupported version {version}"
+            )));
+        }
+        let page_size = u32_at(b, 12)?;
+        if !page_size_ok(page_size) {
+            return Err(Error::corrupt(format!(
+                "WAL header: invalid page size {page_size}"
+            )));
+        }
+        let h = WalHeader {
+            page_size,
+            db_id: u64_at(b, 16)?,
+            salt: u64_at(b, 24)?,
+            generation: u64_at(b, 32)?,
+        };
+        Ok((h, crc))
+    }
+}
+
+/// A decoded frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// The page this frame carries.
+    pub pgno: u32,
+    /// Whether it commits its transaction.
+    pub commit: bool,
+    /// Salt copied from the WAL header.
+    pub salt: u64,
+    /// Chained checksum.
+    pub crc: u32,
+}
+
+impl FrameHeader {
+    /// Builds the header for `page`, chaining from `seed`.
+    pub fn seal(pgno: u32, commit: bool, salt: u64, seed: u32, page: &[u8]) -> Self {
+        let mut h = FrameHeader {
+            pgno,
+            commit,
+            salt,
+            crc: 0,
+        };
+        let bytes = h.encode();
+        h.crc = frame_crc(seed, &bytes[0..16], page);
+        h
+    }
+
+    /// Encodes the header.
+    pub fn encode(&self) -> [u8; FRAME_HEADER_SIZE] {
+        let mut b = [0u8; FRAME_HEADER_SIZE];
+        put_u32(&mut b, 0, self.pgno);
+        put_u32(&mut b, 4, if self.commit { FRAME_COMMIT } else { 0 });
+        put_u64(&mut b, 8, self.salt);
+        put_u32(&mut b, 16, self.crc);
+        b
+    }
+
+    /// Decodes a header (no validation beyond length).
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        Ok(FrameHeader {
+            pgno: u32_at(b, 0)?,
+            commit: u32_at(b, 4)? & FRAME_COMMIT != 0,
+            salt: u64_at(b, 8)?,
+            crc: u32_at(b, 16)?,
+        })
+    }
+
+    /// Whether this frame continues a chain whose previous checksum is `seed`.
+    pub fn verify(&self, raw_header: &[u8], seed: u32, page: &[u8]) -> bool {
+        raw_header.len() >= 16 && frame_crc(seed, &raw_header[0..16], page) == self.crc
+    }
+}

@@ -1,0 +1,192 @@
+//! Opening a database: argument checks, the lock, creating or validating the main file,
+//! and WAL recovery.
+
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, Result};
+use crate::format::checksum::{page_crc_ok, seal_page};
+use crate::format::{Meta, PAGE_SIZE_MIN};
+use crate::options::Options;
+use crate::storage::{FileStorage, Storage, sync_dir};
+use crate::wal::{RecoveryInfo, WalWriter, recover};
+
+/// A random 64-bit value for database ids and WAL salts.
+pub fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    if let Ok(d) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(d.as_nanos());
+    }
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// The files of a database, opened and recovered.
+pub struct Opened {
+    pub main: Arc<dyn Storage>,
+    pub lock: Option<FileStorage>,
+    pub meta: Meta,
+    pub wal: WalWriter,
+    pub recovery: RecoveryInfo,
+    pub created: bool,
+}
+
+/// The WAL's path: the main file's path with `-wal` appended.
+pub fn wal_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push("-wal");
+    PathBuf::from(s)
+}
+
+fn check_path(path: &Path) -> Result<()> {
+    if path.as_os_str().is_empty() {
+        return Err(Error::InvalidArgument("database path is empty".into()));
+    }
+    if path.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "{} is a directory",
+            path.display()
+        )));
+    }
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() && !parent.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "directory {} does not exist",
+                parent.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Opens (or creates) the database files at `path`.
+pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
+    check_path(path)?;
+    let file = if opts.read_only {
+        File::open(path)
+    } else {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+    }
+    .map_err(|e| Error::io(path, e))?;
+    let main = FileStorage::new(file.try_clone().map_err(|e| Error::io(path, e))?);
+    let lock = FileStorage::new(file);
+    if !lock.try_lock().map_err(|e| Error::io(path, e))? {
+        return Err(Error::Locked(path.to_path_buf()));
+    }
+    let main: Arc<dyn Storage> = Arc::new(main);
+    let (meta, created, header_ok) = load_or_create_main(&main, path, opts)?;
+    if created {
+        sync_dir(path.parent().unwrap_or(Path::new("."))).map_err(|e| Error::io(path, e))?;
+    }
+
+    let wpath = wal_path(path);
+    let wal: Arc<dyn Storage> = if opts.read_only {
+        match File::open(&wpath) {
+            Ok(f) => Arc::new(FileStorage::new(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Arc::new(FileStorage::anonymous("folio-wal").map_err(|e| Error::io(&wpath, e))?)
+            }
+            Err(e) => return Err(Error::io(&wpath, e)),
+        }
+    } else {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&wpath)
+            .map_err(|e| Error::io(&wpath, e))?;
+        Arc::new(FileStorage::new(f))
+    };
+    let rec = recover(wal, &wpath, &meta, random_u64())?;
+    if !header_ok && rec.meta.is_none() {
+        // A checkpoint tore page 0 and the WAL that would replace it is gone.
+        return Err(Error::corrupt(format!(
+            "{}: page 0 fails its checksum",
+            path.display()
+        )));
+    }
+    Ok(Opened {
+        main,
+        lock: Some(lock),
+        meta: rec.meta.unwrap_or(meta),
+        wal: rec.writer,
+        recovery: rec.info,
+        created,
+    })
+}
+
+/// Opens a database that lives in anonymous memory.
+pub fn open_memory(opts: &Options) -> Result<Opened> {
+    let name = Path::new(":memory:");
+    let anon = |n| FileStorage::anonymous(n).map_err(|e| Error::io(name, e));
+    let main: Arc<dyn Storage> = Arc::new(anon("folio-main")?);
+    let (meta, _, _) = load_or_create_main(&main, name, opts)?;
+    let wal: Arc<dyn Storage> = Arc::new(anon("folio-wal")?);
+    let rec = recover(wal, &wal_path(name), &meta, random_u64())?;
+    Ok(Opened {
+        main,
+        lock: None,
+        meta,
+        wal: rec.writer,
+        recovery: rec.info,
+        created: true,
+    })
+}
+
+/// Reads and validates page 0, or writes a fresh one into an empty file. Returns the header,
+/// whether the file was created, and whether page 0 passed its checksum. A page 0 torn by an
+/// interrupted checkpoint still decodes (its first sector is whole) and is replaced by the
+/// WAL's newer header during recovery.
+fn load_or_create_main(
+    main: &Arc<dyn Storage>,
+    path: &Path,
+    opts: &Options,
+) -> Result<(Meta, bool, bool)> {
+    let io = |e| Error::io(path, e);
+    let len = main.len().map_err(io)?;
+    if len == 0 {
+        if opts.read_only {
+            return Err(Error::InvalidArgument(format!(
+                "{} is empty; a read-only open cannot create a database",
+                path.display()
+            )));
+        }
+        let meta = Meta::new(opts.page_size, random_u64());
+        let mut page = vec![0u8; opts.page_size as usize];
+        meta.encode_into(&mut page);
+        seal_page(&mut page);
+        main.write_at(&page, 0).map_err(io)?;
+        main.sync().map_err(io)?;
+        return Ok((meta, true, true));
+    }
+    let mut first = vec![0u8; (len.min(PAGE_SIZE_MIN as u64)) as usize];
+    main.read_at(&mut first, 0).map_err(io)?;
+    if !Meta::has_magic(&first) {
+        return Err(Error::corrupt(format!(
+            "{} is not a folio database (bad magic)",
+            path.display()
+        )));
+    }
+    let ps = Meta::peek_page_size(&first)?;
+    if !crate::format::page_size_ok(ps) || len < ps as u64 {
+        return Err(Error::corrupt(format!(
+            "{}: page size {ps} in the header is invalid or larger than the file ({len} bytes)",
+            path.display()
+        )));
+    }
+    let mut page = vec![0u8; ps as usize];
+    main.read_at(&mut page, 0).map_err(io)?;
+    let meta = Meta::decode(&page)?;
+    Ok((meta, false, page_crc_ok(&page)))
+}

@@ -1,0 +1,161 @@
+//! Options for opening a database, and the enums that name durability, checkpoint and
+//! vacuum behaviour.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::format::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
+
+/// How hard a commit works to make itself durable (see README's durability table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Synchronous {
+    /// Frames are written but never synced: a power failure may lose many recent commits.
+    Off,
+    /// The WAL is synced at checkpoints and by a background flusher at least every 100 ms.
+    Normal,
+    /// An ordering barrier per commit (`fdatasync` on Linux).
+    Barrier,
+    /// `fdatasync` of the WAL before a commit returns, shared by concurrent committers.
+    Full,
+    /// `Full`, plus a directory sync whenever a file is created, grows or shrinks.
+    Extra,
+}
+
+impl Synchronous {
+    pub(crate) fn to_u8(self) -> u8 {
+        self as u8
+    }
+
+    pub(crate) fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Synchronous::Off,
+            1 => Synchronous::Normal,
+            2 => Synchronous::Barrier,
+            3 => Synchronous::Full,
+            _ => Synchronous::Extra,
+        }
+    }
+
+    /// Whether a commit at this level waits for its frames to reach the disk.
+    pub(crate) fn syncs_each_commit(self) -> bool {
+        self >= Synchronous::Barrier
+    }
+}
+
+/// What [`Database::checkpoint`] does about readers and the WAL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CheckpointMode {
+    /// Copy what can be copied without waiting for anyone.
+    Passive,
+    /// Block new writers, wait for readers on older snapshots, copy everything.
+    Full,
+    /// `Full`, then wait until no reader uses the WAL so the next commit starts it afresh.
+    Restart,
+    /// `Restart`, then truncate the WAL file to zero bytes.
+    Truncate,
+}
+
+/// When freed pages are given back to the operating system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AutoVacuum {
+    /// Only when [`Database::vacuum`] is called.
+    None,
+    /// At every commit that frees pages.
+    Full,
+    /// Only when asked, in budgeted steps.
+    Incremental,
+}
+
+/// Builder for opening a database with non-default settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub(crate) synchronous: Synchronous,
+    pub(crate) page_size: u32,
+    pub(crate) auto_checkpoint: u32,
+    pub(crate) commit_linger: Duration,
+    pub(crate) auto_vacuum: AutoVacuum,
+    pub(crate) cache_size: usize,
+    pub(crate) read_only: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            synchronous: Synchronous::Full,
+            page_size: 4096,
+            auto_checkpoint: 1000,
+            commit_linger: Duration::ZERO,
+            auto_vacuum: AutoVacuum::None,
+            cache_size: 64 << 20,
+            read_only: false,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults: `Full` durability, 4 KiB pages, checkpoint every 1000 frames.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The durability level (see [`Synchronous`]).
+    pub fn synchronous(mut self, level: Synchronous) -> Self {
+        self.synchronous = level;
+        self
+    }
+
+    /// Page size for a new database: a power of two from 4096 to 65536. An existing database
+    /// keeps the page size it was created with.
+    pub fn page_size(mut self, bytes: u32) -> Self {
+        self.page_size = bytes;
+        self
+    }
+
+    /// WAL frames that trigger a background checkpoint; 0 turns auto-checkpoint off.
+    pub fn auto_checkpoint(mut self, frames: u32) -> Self {
+        self.auto_checkpoint = frames;
+        self
+    }
+
+    /// How long a committer waits for others to share its fsync (group commit).
+    pub fn commit_linger(mut self, linger: Duration) -> Self {
+        self.commit_linger = linger;
+        self
+    }
+
+    /// When freed pages are returned to the operating system.
+    pub fn auto_vacuum(mut self, mode: AutoVacuum) -> Self {
+        self.auto_vacuum = mode;
+        self
+    }
+
+    /// Bytes of dirty pages a write transaction keeps in memory before spilling to the WAL.
+    pub fn cache_size(mut self, bytes: usize) -> Self {
+        self.cache_size = bytes;
+        self
+    }
+
+    /// Open without the right to write: every write returns [`Error::ReadOnly`].
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Open (creating if missing, unless read-only) the database at `path`.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Database> {
+        self.validate()?;
+        Database::open_with(path.as_ref(), self)
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        let ps = self.page_size;
+        if !ps.is_power_of_two() || !(PAGE_SIZE_MIN..=PAGE_SIZE_MAX).contains(&ps) {
+            return Err(Error::InvalidArgument(format!(
+                "page size {ps} is not a power of two between {PAGE_SIZE_MIN} and {PAGE_SIZE_MAX}"
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! Snapshot publication and read marks.
+//!
+//! The published [`Snapshot`] names the last commit new readers may see. A reader registers
+//! its snapshot's sequence number (its *mark*) while it lives; the oldest mark bounds what a
+//! checkpoint may copy into the main file. A reader whose snapshot is already entirely in the
+//! main file does not use the WAL at all; the WAL may only restart when no reader uses it.
+//!
+//! Sequence numbers are global: frame `n` of the WAL generation that began after sequence
+//! `gen_base` has sequence `gen_base + n`, so marks compare across WAL restarts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::format::Meta;
+use crate::storage::Map;
+use crate::wal::SegmentList;
+
+/// A published commit.
+pub struct Snapshot {
+    /// The header page as of this commit.
+    pub meta: Meta,
+    /// Sequence number of the commit frame.
+    pub seq: u64,
+    /// Sequence number just before the first frame of the commit's WAL generation.
+    pub gen_base: u64,
+    /// WAL index segments covering every frame up to `seq`.
+    pub segments: SegmentList,
+}
+
+/// What readers and the checkpointer share, behind one short-held lock.
+pub struct State {
+    /// The snapshot new readers get.
+    pub snapshot: Arc<Snapshot>,
+    /// Map of the main file covering every backfilled page.
+    pub main_map: Arc<Map>,
+    /// Map of the WAL covering every published frame.
+    pub wal_map: Arc<Map>,
+    /// Every frame with sequence `<= nbackfill` is in the main file.
+    pub nbackfill: u64,
+    /// Live readers per mark.
+    pub readers: BTreeMap<u64, usize>,
+    /// Live readers that read WAL frames.
+    pub wal_readers: usize,
+}
+
+impl State {
+    /// Registers a reader of the published snapshot; returns whether it uses the WAL.
+    pub fn register(&mut self) -> (Arc<Snapshot>, bool) {
+        let snap = Arc::clone(&self.snapshot);
+        let uses_wal = snap.seq > self.nbackfill;
+        *self.readers.entry(snap.seq).or_default() += 1;
+        if uses_wal {
+            self.wal_readers += 1;
+        }
+        (snap, uses_wal)
+    }
+
+    /// Removes a reader registered with `mark`.
+    pub fn unregister(&mut self, mark: u64, uses_wal: bool) {
+        if let Some(n) = self.readers.get_mut(&mark) {
+            *n -= 1;
+            if *n == 0 {
+                self.readers.remove(&mark);
+            }
+        }
+        if uses_wal {
+            self.wal_readers -= 1;
+        }
+    }
+
+    /// The oldest mark of a live reader, if any.
+    pub fn oldest_mark(&self) -> Option<u64> {
+        self.readers.keys().next().copied()
+    }
+
+    /// Publishes `snap` unless a newer commit is already published.
+    pub fn publish(&mut self, snap: Arc<Snapshot>, wal_map: Arc<Map>) {
+        if snap.seq > self.snapshot.seq {
+            self.snapshot = snap;
+            self.wal_map = wal_map;
+        }
+    }
+
+    /// Asserts the registry's invariants (debug builds).
+    pub fn check_invariants(&self) {
+        debug_assert!(self.nbackfill <= self.snapshot.seq);
+        debug_assert!(self.wal_readers <= self.readers.values().sum::<usize>());
+    }
+}

@@ -1,0 +1,101 @@
+//! Table handles: the default table and named tables expose the same operations.
+
+use std::ops::RangeBounds;
+
+use super::{check_key, check_value, owned_bounds, prefix_bounds};
+use crate::btree::cursor::load_value;
+use crate::btree::{PageSource, Range, search};
+use crate::error::Result;
+use crate::format::TableDesc;
+use crate::value::Value;
+
+/// A table in a read transaction (or read through a write transaction).
+pub struct Table<'t, S: PageSource + ?Sized> {
+    pub(crate) src: &'t S,
+    pub(crate) desc: TableDesc,
+}
+
+impl<'t, S: PageSource + ?Sized> Table<'t, S> {
+    /// The value under `key`, if any.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Value<'t>>> {
+        get_in(self.src, &self.desc, key)
+    }
+
+    /// Entries with keys in `range`, in order (double-ended).
+    pub fn range<'k, R: RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'t, S>> {
+        let (s, e) = owned_bounds(&range);
+        Ok(Range::new(self.src, self.desc.root, s, e))
+    }
+
+    /// Entries whose keys start with `prefix`.
+    pub fn prefix(&self, prefix: &[u8]) -> Result<Range<'t, S>> {
+        let (s, e) = prefix_bounds(prefix);
+        Ok(Range::new(self.src, self.desc.root, s, e))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> u64 {
+        self.desc.entries
+    }
+
+    /// Whether the table has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.desc.entries == 0
+    }
+}
+
+pub(crate) fn get_in<'t, S: PageSource + ?Sized>(
+    src: &'t S,
+    desc: &TableDesc,
+    key: &[u8],
+) -> Result<Option<Value<'t>>> {
+    check_key(key)?;
+    match search::get(src, desc.root, key)? {
+        Some(v) => Ok(Some(load_value(src, v)?)),
+        None => Ok(None),
+    }
+}
+
+/// A named table inside a write transaction.
+pub struct TableMut<'t, 'db> {
+    pub(crate) tx: &'t mut super::WriteTxn<'db>,
+    pub(crate) name: String,
+}
+
+impl TableMut<'_, '_> {
+    /// Inserts or replaces `key`.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.tx.put_in(Some(&self.name), key, value)
+    }
+
+    /// Removes `key`; returns whether it was present.
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        self.tx.delete_in(Some(&self.name), key)
+    }
+
+    /// The value under `key` as this transaction sees it.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Value<'_>>> {
+        let desc = self.tx.desc_view(Some(&self.name))?;
+        get_in(self.tx.pages(), &desc, key)
+    }
+
+    /// Entries in `range` as this transaction sees them.
+    pub fn range<'k, R: RangeBounds<&'k [u8]>>(
+        &self,
+        range: R,
+    ) -> Result<Range<'_, crate::pager::TxnPages>> {
+        let desc = self.tx.desc_view(Some(&self.name))?;
+        let (s, e) = owned_bounds(&range);
+        Ok(Range::new(self.tx.pages(), desc.root, s, e))
+    }
+
+    /// Entries whose keys start with `prefix`, as this transaction sees them.
+    pub fn prefix(&self, prefix: &[u8]) -> Result<Range<'_, crate::pager::TxnPages>> {
+        let desc = self.tx.desc_view(Some(&self.name))?;
+        let (s, e) = prefix_bounds(prefix);
+        Ok(Range::new(self.tx.pages(), desc.root, s, e))
+    }
+}

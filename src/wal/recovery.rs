@@ -1,0 +1,182 @@
+//! WAL recovery on open.
+//!
+//! Algorithm: validate the header (magic, checksum, version, page size, database id). Then
+//! walk the frames in order; a frame is valid when its salt equals the header's and its
+//! chained checksum matches. Stop at the first invalid frame. Everything up to the last valid
+//! commit frame is kept and indexed; frames after it are discarded and will be overwritten
+//! by the next commit. Nothing is written: recovery only rebuilds the in-memory index.
+//!
+//! A header that fails its checksum means the WAL holds nothing committed (a restart's
+//! header write was torn, and a restart only happens once every frame is in the main file),
+//! so it is treated as empty. A valid header for another database or page size is refused.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::index::WalIndex;
+use super::writer::WalWriter;
+use crate::error::{Error, Result};
+use crate::format::checksum::page_crc_ok;
+use crate::format::wal::{
+    FRAME_HEADER_SIZE, FrameHeader, WAL_HEADER_SIZE, WalHeader, frame_offset, frame_size,
+};
+use crate::format::{MAX_PAGE_COUNT, Meta};
+use crate::storage::Storage;
+
+/// What the last open found in the WAL and did with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryInfo {
+    /// Complete transactions found in the WAL and kept.
+    pub commits_replayed: u64,
+    /// Frames belonging to those transactions.
+    pub frames_replayed: u64,
+    /// Non-zero bytes after the last complete transaction that were not kept.
+    pub bytes_discarded: u64,
+    /// Whether the scan stopped at a damaged frame (bad checksum, torn or partial frame) or
+    /// header, as opposed to a clean end.
+    pub tail_corrupt: bool,
+}
+
+/// The result of recovery: a writer positioned after the last commit, and that commit's meta.
+pub struct Recovered {
+    /// Writer ready to append after the last valid commit.
+    pub writer: WalWriter,
+    /// Header page of the last valid commit, if the WAL had one.
+    pub meta: Option<Meta>,
+    /// What was found.
+    pub info: RecoveryInfo,
+}
+
+/// Scans the WAL in `storage` for the database described by `main_meta`.
+pub fn recover(
+    storage: Arc<dyn Storage>,
+    path: &Path,
+    main_meta: &Meta,
+    new_salt: u64,
+) -> Result<Recovered> {
+    let io_err = |e| Error::io(path, e);
+    let len = storage.len().map_err(io_err)?;
+    let map = storage.map(len).map_err(io_err)?;
+    let bytes = map.bytes();
+    let mut info = RecoveryInfo::default();
+    let fresh = WalHeader {
+        page_size: main_meta.page_size,
+        db_id: main_meta.db_id,
+        salt: new_salt,
+        generation: 0,
+    };
+
+    let header = match WalHeader::decode(bytes) {
+        Ok((h, crc)) => Some((h, crc)),
+        Err(_) => {
+            info.bytes_discarded = nonzero_extent(bytes, 0);
+            info.tail_corrupt = info.bytes_discarded > 0;
+            None
+        }
+    };
+    let Some((header, header_crc)) = header else {
+        drop(map);
+        let writer = WalWriter::new(storage, path.into(), fresh, false, 0, None, WalIndex::new())
+            .map_err(io_err)?;
+        return Ok(Recovered {
+            writer,
+            meta: None,
+            info,
+        });
+    };
+    if header.page_size != main_meta.page_size {
+        return Err(Error::corrupt(format!(
+            "WAL {} has page size {} but the main file has {}",
+            path.display(),
+            header.page_size,
+            main_meta.page_size
+        )));
+    }
+    if header.db_id != main_meta.db_id {
+        return Err(Error::corrupt(format!(
+            "WAL {} belongs to another database (id {:#x}, main file id {:#x})",
+            path.display(),
+            header.db_id,
+            main_meta.db_id
+        )));
+    }
+
+    let ps = header.page_size as usize;
+    let mut index = WalIndex::new();
+    let mut pending: Vec<u32> = Vec::new();
+    let mut chain = header_crc;
+    let (mut commit_frame, mut commit_chain, mut meta) = (0u64, header_crc, None);
+    let mut frame = 1u64;
+    loop {
+        let off = frame_offset(frame, header.page_size) as usize;
+        let Some(raw) = bytes.get(off..off + FRAME_HEADER_SIZE + ps) else {
+            if nonzero_extent(bytes, off) > 0 {
+                info.tail_corrupt = true; // a partial frame at the end of the file
+            }
+            break;
+        };
+        let (hdr, page) = raw.split_at(FRAME_HEADER_SIZE);
+        let fh = FrameHeader::decode(hdr)?;
+        if fh.salt != header.salt {
+            break; // a stale frame of an earlier generation, or preallocated zeros
+        }
+        if !fh.verify(hdr, chain, page) || fh.pgno > MAX_PAGE_COUNT {
+            info.tail_corrupt = true;
+            break;
+        }
+        if fh.commit {
+            // A commit frame must carry a valid header page; anything else is damage.
+            let m = match (fh.pgno, page_crc_ok(page), Meta::decode(page)) {
+                (0, true, Ok(m)) if m.page_size == header.page_size && m.db_id == header.db_id => m,
+                _ => {
+                    info.tail_corrupt = true;
+                    break;
+                }
+            };
+            for (i, p) in pending.drain(..).enumerate() {
+                index.append(commit_frame + 1 + i as u64, p);
+            }
+            index.append(frame, fh.pgno);
+            info.frames_replayed += frame - commit_frame;
+            info.commits_replayed += 1;
+            commit_frame = frame;
+            commit_chain = fh.crc;
+            meta = Some(m);
+        } else {
+            pending.push(fh.pgno);
+        }
+        chain = fh.crc;
+        frame += 1;
+    }
+    let committed_end = frame_offset(commit_frame + 1, header.page_size) as usize;
+    info.bytes_discarded = nonzero_extent(bytes, committed_end);
+    debug_assert_eq!(
+        frame_size(header.page_size) as usize,
+        FRAME_HEADER_SIZE + ps
+    );
+    drop(map);
+
+    let writer = WalWriter::new(
+        storage,
+        path.into(),
+        header,
+        true,
+        commit_frame,
+        Some(commit_chain),
+        index,
+    )
+    .map_err(io_err)?;
+    let _ = WAL_HEADER_SIZE;
+    Ok(Recovered { writer, meta, info })
+}
+
+/// Bytes from `from` to the last non-zero byte (0 if all zero or `from` is past the end).
+fn nonzero_extent(bytes: &[u8], from: usize) -> u64 {
+    match bytes.get(from..) {
+        Some(tail) => tail
+            .iter()
+            .rposition(|&b| b != 0)
+            .map_or(0, |p| p as u64 + 1),
+        None => 0,
+    }
+}

@@ -1,0 +1,227 @@
+//! Appends checksummed frames to the WAL.
+//!
+//! Invariants (checked by [`WalWriter::check_invariants`]):
+//! * frames `1..next_frame` are on the file (possibly not yet durable), chained from the
+//!   header's checksum; `chain` is the checksum of frame `next_frame - 1`;
+//! * `commit_frame < next_frame`; frames after `commit_frame` belong to the transaction in
+//!   progress (spilled pages) and are discarded by [`WalWriter::rewind`];
+//! * the map covers the whole preallocated file, so every written frame is readable through it.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::index::WalIndex;
+use crate::format::wal::{FrameHeader, WalHeader, frame_offset, frame_size};
+use crate::storage::{Map, Storage};
+
+/// Smallest step by which the WAL file is grown ahead of need.
+const GROW_MIN_BYTES: u64 = 1 << 20;
+
+/// The WAL's write side; owned by whoever holds the write lock.
+pub struct WalWriter {
+    storage: Arc<dyn Storage>,
+    path: PathBuf,
+    page_size: u32,
+    header: WalHeader,
+    header_crc: u32,
+    header_written: bool,
+    chain: u32,
+    next_frame: u64,
+    commit_frame: u64,
+    commit_chain: u32,
+    capacity: u64,
+    map: Arc<Map>,
+    /// Index of the committed frames of this generation.
+    pub index: WalIndex,
+}
+
+/// What [`WalWriter::append`] did besides writing.
+pub struct Appended {
+    /// Local number of the first frame written.
+    pub first: u64,
+    /// Whether the file grew and the map was replaced (publish [`WalWriter::map`]).
+    pub remapped: bool,
+}
+
+impl WalWriter {
+    /// A writer positioned after `commit_frame`, the last valid commit of a recovered WAL
+    /// (0 for an empty one). `header_written` says whether `header` is already on the file.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        path: PathBuf,
+        header: WalHeader,
+        header_written: bool,
+        commit_frame: u64,
+        commit_chain: Option<u32>,
+        index: WalIndex,
+    ) -> io::Result<Self> {
+        let (_, header_crc) = header.encode();
+        let capacity = storage.len()?;
+        let map = Arc::new(storage.map(capacity)?);
+        let chain = commit_chain.unwrap_or(header_crc);
+        Ok(WalWriter {
+            storage,
+            path,
+            page_size: header.page_size,
+            header,
+            header_crc,
+            header_written,
+            chain,
+            next_frame: commit_frame + 1,
+            commit_frame,
+            commit_chain: chain,
+            capacity,
+            map,
+            index,
+        })
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &PathBuf {
+        &self.path
+    }
+
+    /// The storage under the WAL.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// The current map of the whole file.
+    pub fn map(&self) -> &Arc<Map> {
+        &self.map
+    }
+
+    /// The header of the current generation.
+    pub fn header(&self) -> &WalHeader {
+        &self.header
+    }
+
+    /// Local number of the last commit frame written (0 if none this generation).
+    pub fn commit_frame(&self) -> u64 {
+        self.commit_frame
+    }
+
+    /// Local number the next frame will get.
+    pub fn next_frame(&self) -> u64 {
+        self.next_frame
+    }
+
+    /// Bytes of the file in use by this generation's frames.
+    pub fn used_bytes(&self) -> u64 {
+        if self.next_frame == 1 && !self.header_written {
+            0
+        } else {
+            frame_offset(self.next_frame, self.page_size)
+        }
+    }
+
+    /// Appends one frame per `(page number, page)`; the last one commits when `commit`.
+    /// Pages must already carry their page checksum. On error nothing is considered written.
+    pub fn append(&mut self, frames: &[(u32, &[u8])], commit: bool) -> io::Result<Appended> {
+        debug_assert!(!frames.is_empty());
+        let first = self.next_frame;
+        let start = if self.header_written {
+            frame_offset(first, self.page_size)
+        } else {
+            0
+        };
+        let end = frame_offset(first + frames.len() as u64, self.page_size);
+        let remapped = self.reserve(end)?;
+
+        let (hdr_bytes, _) = self.header.encode();
+        let mut headers = Vec::with_capacity(frames.len());
+        let mut chain = self.chain;
+        for (i, (pgno, page)) in frames.iter().enumerate() {
+            debug_assert_eq!(page.len(), self.page_size as usize);
+            let is_commit = commit && i + 1 == frames.len();
+            let fh = FrameHeader::seal(*pgno, is_commit, self.header.salt, chain, page);
+            chain = fh.crc;
+            headers.push(fh.encode());
+        }
+        let mut bufs: Vec<&[u8]> = Vec::with_capacity(frames.len() * 2 + 1);
+        if !self.header_written {
+            bufs.push(&hdr_bytes);
+        }
+        for (h, (_, page)) in headers.iter().zip(frames) {
+            bufs.push(h);
+            bufs.push(page);
+        }
+        self.storage.write_all_vectored_at(&bufs, start)?;
+
+        self.header_written = true;
+        self.chain = chain;
+        self.next_frame = first + frames.len() as u64;
+        if commit {
+            self.commit_frame = self.next_frame - 1;
+            self.commit_chain = chain;
+        }
+        self.check_invariants();
+        Ok(Appended { first, remapped })
+    }
+
+    /// Grows the file (and the map) so that `end` bytes are available.
+    fn reserve(&mut self, end: u64) -> io::Result<bool> {
+        if end <= self.capacity {
+            return Ok(false);
+        }
+        let step = (self.capacity / 2).max(GROW_MIN_BYTES);
+        let new_cap = end
+            .max(self.capacity + step)
+            .next_multiple_of(frame_size(self.page_size));
+        self.storage.set_len(new_cap)?;
+        self.map = Arc::new(self.storage.map(new_cap)?);
+        self.capacity = new_cap;
+        Ok(true)
+    }
+
+    /// Forgets frames written after the last commit (a rolled-back transaction's spill).
+    pub fn rewind(&mut self) {
+        self.next_frame = self.commit_frame + 1;
+        self.chain = self.commit_chain;
+    }
+
+    /// Starts a new generation from the start of the file: new salt, frame numbers from 1.
+    /// Only valid when every committed frame is in the main file and no reader uses the WAL.
+    pub fn restart(&mut self, salt: u64) {
+        self.header.salt = salt;
+        self.header.generation += 1;
+        let (_, crc) = self.header.encode();
+        self.header_crc = crc;
+        self.header_written = false;
+        self.chain = crc;
+        self.next_frame = 1;
+        self.commit_frame = 0;
+        self.commit_chain = crc;
+        self.index.reset();
+        self.check_invariants();
+    }
+
+    /// Truncates the file to zero bytes (after a restart, when nothing is written yet).
+    pub fn truncate(&mut self) -> io::Result<()> {
+        debug_assert!(!self.header_written && self.next_frame == 1);
+        self.storage.set_len(0)?;
+        self.capacity = 0;
+        self.map = Arc::new(Map::empty());
+        Ok(())
+    }
+
+    /// The bytes of frame `frame`'s page, through the current map.
+    pub fn frame_page(&self, frame: u64) -> Option<&[u8]> {
+        let off =
+            frame_offset(frame, self.page_size) as usize + crate::format::wal::FRAME_HEADER_SIZE;
+        self.map.bytes().get(off..off + self.page_size as usize)
+    }
+
+    /// Asserts the invariants in the module comment (debug builds).
+    pub fn check_invariants(&self) {
+        debug_assert!(self.next_frame >= 1);
+        debug_assert!(self.commit_frame < self.next_frame);
+        debug_assert!(self.index.max_frame() <= self.commit_frame.max(self.index.max_frame()));
+        debug_assert!(
+            self.next_frame == 1 || frame_offset(self.next_frame, self.page_size) <= self.capacity
+        );
+        let _ = self.header_crc;
+    }
+}
