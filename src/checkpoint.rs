@@ -55,9 +55,12 @@ pub fn run(s: &Shared, mode: CheckpointMode) -> Result<CheckpointInfo> {
         return backfill(s, u64::MAX);
     }
     // Block new writers; wait for commits in flight to publish and for older readers to end.
-    let mut w = s.writer.lock();
-    let target = w.seq;
     let deadline = Instant::now() + READER_WAIT;
+    let Some(mut w) = s.writer.try_lock_until(deadline) else {
+        // A write transaction is open (perhaps on this very thread): copy what we can.
+        return backfill(s, u64::MAX);
+    };
+    let target = w.seq;
     wait_until(s, deadline, |st| {
         st.snapshot.seq >= target && st.oldest_mark().is_none_or(|m| m >= target)
     });
@@ -191,6 +194,12 @@ fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
 /// Briefly blocks new writers (never waits for readers).
 fn restart_if_large(s: &Shared) -> Result<()> {
     let threshold = s.opts.auto_checkpoint as u64;
+    {
+        let st = s.state.lock();
+        if st.snapshot.seq - st.snapshot.gen_base <= threshold || st.wal_readers != 0 {
+            return Ok(());
+        }
+    }
     let _ck = s.checkpoint_lock.lock();
     let mut w = s.writer.lock();
     if w.wal.commit_frame() <= threshold {

@@ -151,6 +151,7 @@ impl Shared {
             }
         }
         self.state.lock().publish(snap, wal_map);
+        self.readers_changed.notify_all();
         let wants_checkpoint =
             self.opts.auto_checkpoint != 0 && pending > self.opts.auto_checkpoint as u64;
         if wants_checkpoint || level == Synchronous::Normal {

@@ -99,6 +99,7 @@ pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
             Err(e) => return Err(Error::io(&wpath, e)),
         }
     } else {
+        let existed = wpath.exists();
         let f = OpenOptions::new()
             .read(true)
             .write(true)
@@ -106,6 +107,9 @@ pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
             .truncate(false)
             .open(&wpath)
             .map_err(|e| Error::io(&wpath, e))?;
+        if !existed {
+            sync_dir(path.parent().unwrap_or(Path::new("."))).map_err(|e| Error::io(&wpath, e))?;
+        }
         Arc::new(FileStorage::new(f))
     };
     let rec = recover(wal, &wpath, &meta, random_u64())?;

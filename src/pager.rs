@@ -203,7 +203,13 @@ impl PageSource for TxnPages {
 impl PageStore for TxnPages {
     fn page_mut(&mut self, pgno: u32) -> Result<&mut [u8]> {
         if !self.dirty.contains_key(&pgno) {
-            let copy: Box<[u8]> = self.page(pgno)?.into();
+            let page = self.page(pgno)?;
+            // Tree pages are edited in place with raw offsets: check every cell once here so
+            // a damaged page is an error rather than a panic.
+            if let Ok(node) = crate::btree::Node::new(page, pgno) {
+                node.validate_cells(pgno)?;
+            }
+            let copy: Box<[u8]> = page.into();
             self.dirty.insert(pgno, copy);
         }
         Ok(self.dirty.get_mut(&pgno).expect("inserted above"))

@@ -60,7 +60,7 @@ pub fn put<S: PageStore>(
                 overflow::free(store, first, len)?;
             }
             NodeMut::new(store.page_mut(leaf)?).remove(idx);
-            desc.entries -= 1;
+            desc.entries = desc.entries.saturating_sub(1);
         }
         if NodeMut::new(store.page_mut(leaf)?).insert(idx, &cell) {
             desc.entries += 1;

@@ -189,6 +189,21 @@ impl<'a> Node<'a> {
         Ok(if eq { i + 1 } else { i })
     }
 
+    /// Checks that every cell lies inside the page, after the slot array. Pages that pass
+    /// may be edited with [`NodeMut`], whose raw indexing relies on this.
+    pub fn validate_cells(&self, pgno: u32) -> Result<()> {
+        let slots_end = PAGE_HEADER_SIZE + self.count * SLOT_SIZE;
+        for i in 0..self.count {
+            let (off, _) = self.cell_range(i)?;
+            if off < slots_end {
+                return Err(Error::corrupt(format!(
+                    "page {pgno}: cell {i} at offset {off} overlaps the slot array"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Bytes of cells plus slots in use.
     pub fn used_bytes(&self) -> Result<usize> {
         let mut used = self.count * SLOT_SIZE;
@@ -245,7 +260,8 @@ pub fn cell_key(cell: &[u8], leaf: bool) -> &[u8] {
     }
 }
 
-/// In-place editing of a leaf or branch page that folio owns (a dirty page).
+/// In-place editing of a leaf or branch page that folio owns (a dirty page built by folio or
+/// checked with [`Node::validate_cells`] when it was copied for writing).
 pub struct NodeMut<'a> {
     page: &'a mut [u8],
 }
@@ -267,7 +283,19 @@ impl<'a> NodeMut<'a> {
 
     /// A read view of the page.
     pub fn view(&self) -> Node<'_> {
-        Node::new(self.page, 0).expect("a dirty node page is always well-formed")
+        Node {
+            page: self.page,
+            kind: self.kind(),
+            count: self.count(),
+        }
+    }
+
+    fn kind(&self) -> PageType {
+        if self.is_leaf() {
+            PageType::Leaf
+        } else {
+            PageType::Branch
+        }
     }
 
     fn count(&self) -> usize {
@@ -316,8 +344,9 @@ impl<'a> NodeMut<'a> {
 
     /// Free bytes in total (gap plus holes left by removed cells).
     pub fn free_bytes(&self) -> usize {
-        let used = self.view().used_bytes().expect("dirty node is well-formed");
-        self.page.len() - PAGE_HEADER_SIZE - used
+        let n = self.count();
+        let cells: usize = (0..n).map(|i| self.cell_len_at(self.slot_off(i))).sum();
+        self.page.len() - PAGE_HEADER_SIZE - n * SLOT_SIZE - cells
     }
 
     /// Inserts `cell` at index `i`; returns false (changing nothing) if it does not fit.

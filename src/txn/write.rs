@@ -34,6 +34,8 @@ pub struct WriteTxn<'db> {
     /// Named tables touched: descriptor and whether it changed.
     tables: BTreeMap<String, (TableDesc, bool)>,
     wal_prepared: bool,
+    /// Set when a write failed midway: the transaction's pages are no longer complete.
+    aborted: bool,
 }
 
 impl<'db> WriteTxn<'db> {
@@ -51,6 +53,7 @@ impl<'db> WriteTxn<'db> {
             pages: TxnPages::new(base),
             tables: BTreeMap::new(),
             wal_prepared: false,
+            aborted: false,
         })
     }
 
@@ -162,8 +165,19 @@ impl<'db> WriteTxn<'db> {
         }
     }
 
-    pub(crate) fn put_in(&mut self, name: Option<&str>, key: &[u8], value: &[u8]) -> Result<()> {
+    /// Fails if the handle is fenced or an earlier write of this transaction failed.
+    fn usable(&self) -> Result<()> {
         self.shared.fence.check()?;
+        if self.aborted {
+            return Err(Error::InvalidArgument(
+                "the transaction was aborted by an earlier failed write; roll it back".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn put_in(&mut self, name: Option<&str>, key: &[u8], value: &[u8]) -> Result<()> {
+        self.usable()?;
         let mut desc = self.desc_of(name)?;
         let r = insert::put(&mut self.pages, &mut desc, key, value);
         self.set_desc(name, desc);
@@ -172,7 +186,7 @@ impl<'db> WriteTxn<'db> {
     }
 
     pub(crate) fn delete_in(&mut self, name: Option<&str>, key: &[u8]) -> Result<bool> {
-        self.shared.fence.check()?;
+        self.usable()?;
         let mut desc = self.desc_of(name)?;
         let r = delete::delete(&mut self.pages, &mut desc, key);
         self.set_desc(name, desc);
@@ -234,6 +248,7 @@ impl<'db> WriteTxn<'db> {
                 .trip(&format!("write to {} failed: {e}", path.display()));
         }
         self.pages.spill_log.clear();
+        self.aborted = true;
         Error::io(path, e)
     }
 
@@ -259,7 +274,7 @@ impl<'db> WriteTxn<'db> {
 
     /// Makes the transaction's changes durable (at the configured level) and visible.
     pub fn commit(mut self) -> Result<()> {
-        self.shared.fence.check()?;
+        self.usable()?;
         self.flush_tables()?;
         if !self.pages.is_dirty() {
             return Ok(()); // nothing changed: no frames, nothing to publish
