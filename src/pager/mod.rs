@@ -4,19 +4,20 @@
 //! snapshot's mark if there is one, otherwise page N of the main file's map. A view whose
 //! snapshot is entirely in the main file (mark 0) never consults the WAL index.
 //!
-//! [`TxnPages`] layers a write transaction over its base view: pages it changed (dirty, in
-//! memory), pages it spilled to the WAL before commit, then the base. Dirty pages beyond the
-//! cache budget are spilled as non-commit frames, so a transaction larger than memory works.
+//! [`TxnPages`] (in `txn.rs`) layers a write transaction over its base view.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::btree::{PageSource, PageStore};
+mod txn;
+
+pub use txn::TxnPages;
+
+use crate::btree::PageSource;
 use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::format::wal::{FRAME_HEADER_SIZE, frame_offset};
-use crate::freelist;
 use crate::storage::Map;
 use crate::wal::SegmentList;
 use crate::wal::index::lookup;
@@ -70,15 +71,12 @@ impl View {
     #[inline]
     pub fn main_page(&self, pgno: u32) -> Result<&[u8]> {
         let off = pgno as usize * self.page_size;
-        self.main
-            .bytes()
-            .get(off..off + self.page_size)
-            .ok_or_else(|| {
-                Error::corrupt(format!(
-                    "page {pgno} lies beyond the end of the main file ({} bytes)",
-                    self.main.len()
-                ))
-            })
+        self.main.bytes().get(off..off + self.page_size).ok_or_else(|| {
+            Error::corrupt(format!(
+                "page {pgno} lies beyond the end of the main file ({} bytes)",
+                self.main.len()
+            ))
+        })
     }
 }
 
@@ -87,9 +85,7 @@ impl View {
 pub fn wal_frame_page(map: &Map, frame: u64, page_size: usize) -> Result<&[u8]> {
     let off = frame_offset(frame, page_size as u32) as usize + FRAME_HEADER_SIZE;
     map.bytes().get(off..off + page_size).ok_or_else(|| {
-        Error::corrupt(format!(
-            "WAL frame {frame} lies beyond the end of the WAL map"
-        ))
+        Error::corrupt(format!("WAL frame {frame} lies beyond the end of the WAL map"))
     })
 }
 
@@ -112,114 +108,5 @@ impl PageSource for View {
 
     fn page_size(&self) -> usize {
         self.page_size
-    }
-}
-
-/// The pages of a write transaction.
-pub struct TxnPages {
-    /// The committed state the transaction started from.
-    pub base: View,
-    /// The header as this transaction has changed it.
-    pub meta: Meta,
-    dirty: PageMap<Box<[u8]>>,
-    spilled: PageMap<u64>,
-    /// Frames this transaction spilled, in order: (local frame, page).
-    pub spill_log: Vec<(u64, u32)>,
-    /// Map of the WAL covering every spilled frame.
-    pub wal_map: Arc<Map>,
-}
-
-impl TxnPages {
-    /// A transaction starting from `base`.
-    pub fn new(base: View) -> Self {
-        TxnPages {
-            meta: base.meta,
-            wal_map: Arc::clone(&base.wal),
-            base,
-            dirty: PageMap::default(),
-            spilled: PageMap::default(),
-            spill_log: Vec::new(),
-        }
-    }
-
-    /// Bytes of dirty pages held in memory.
-    pub fn dirty_bytes(&self) -> usize {
-        self.dirty.len() * self.base.page_size
-    }
-
-    /// Whether the transaction changed anything.
-    pub fn is_dirty(&self) -> bool {
-        !self.dirty.is_empty() || !self.spill_log.is_empty()
-    }
-
-    /// Takes the dirty pages out, sorted by page number.
-    pub fn take_dirty(&mut self) -> Vec<(u32, Box<[u8]>)> {
-        let mut pages: Vec<_> = self.dirty.drain().collect();
-        pages.sort_unstable_by_key(|(p, _)| *p);
-        pages
-    }
-
-    /// Records that `pgno` now lives in spilled frame `frame`.
-    pub fn note_spilled(&mut self, pgno: u32, frame: u64) {
-        self.spilled.insert(pgno, frame);
-        self.spill_log.push((frame, pgno));
-    }
-
-    /// Forgets a dirty copy (the page was freed and need not be written).
-    pub fn discard(&mut self, pgno: u32) {
-        self.dirty.remove(&pgno);
-    }
-
-    /// Installs a fresh zeroed page as dirty.
-    pub fn fresh(&mut self, pgno: u32) {
-        self.dirty
-            .insert(pgno, vec![0u8; self.base.page_size].into_boxed_slice());
-    }
-}
-
-impl PageSource for TxnPages {
-    #[inline]
-    fn page(&self, pgno: u32) -> Result<&[u8]> {
-        if let Some(p) = self.dirty.get(&pgno) {
-            return Ok(p);
-        }
-        if pgno >= self.meta.page_count {
-            return Err(Error::corrupt(format!(
-                "page {pgno} referenced beyond the page count {}",
-                self.meta.page_count
-            )));
-        }
-        if let Some(&f) = self.spilled.get(&pgno) {
-            return wal_frame_page(&self.wal_map, f, self.base.page_size);
-        }
-        self.base.page(pgno)
-    }
-
-    fn page_size(&self) -> usize {
-        self.base.page_size
-    }
-}
-
-impl PageStore for TxnPages {
-    fn page_mut(&mut self, pgno: u32) -> Result<&mut [u8]> {
-        if !self.dirty.contains_key(&pgno) {
-            let page = self.page(pgno)?;
-            // Tree pages are edited in place with raw offsets: check every cell once here so
-            // a damaged page is an error rather than a panic.
-            if let Ok(node) = crate::btree::Node::new(page, pgno) {
-                node.validate_cells(pgno)?;
-            }
-            let copy: Box<[u8]> = page.into();
-            self.dirty.insert(pgno, copy);
-        }
-        Ok(self.dirty.get_mut(&pgno).expect("inserted above"))
-    }
-
-    fn alloc(&mut self) -> Result<u32> {
-        freelist::alloc(self)
-    }
-
-    fn free(&mut self, pgno: u32) -> Result<()> {
-        freelist::free(self, pgno)
     }
 }
