@@ -12,11 +12,13 @@
 //! overwriting a WAL we cannot read could destroy commits. A valid header for another
 //! database or page size is refused as well.
 //!
-//! `bytes_discarded` counts the bytes after the last complete commit up to the first all-zero
-//! frame header (commits leave one after themselves whenever stale frames lie beyond) or the
-//! end of the file. `tail_corrupt` is set when the scan stopped at a frame that carries this
-//! WAL's salt but fails its checksum or is cut short by the end of the file, or at a commit
-//! frame whose header page is invalid.
+//! `bytes_discarded` counts the bytes after the last complete commit that were not replayed,
+//! up to the last non-zero byte of the file (zeros past it are preallocation). `tail_corrupt`
+//! is set when the scan stopped at a frame that carries this WAL's salt but fails its
+//! checksum or is cut short by the end of the file, at a commit frame whose header page is
+//! invalid, or when a zeroed header is followed by data. Commits leave a zeroed frame header
+//! after themselves whenever stale frames (a rolled-back spill) lie beyond, so a clean end
+//! is never mistaken for damage.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -76,7 +78,11 @@ pub fn recover(
 
     let header = match WalHeader::decode(bytes) {
         Ok((h, crc)) => Some((h, crc)),
-        Err(_) if bytes.iter().take(WAL_HEADER_SIZE).all(|&b| b == 0) => None,
+        Err(_) if bytes.iter().take(WAL_HEADER_SIZE).all(|&b| b == 0) => {
+            info.bytes_discarded = nonzero_extent(bytes, 0);
+            info.tail_corrupt = info.bytes_discarded > 0;
+            None
+        }
         Err(e) => {
             return Err(Error::corrupt(format!("WAL {}: {e}", path.display())));
         }
@@ -152,7 +158,7 @@ pub fn recover(
         frame += 1;
     }
     let committed_end = frame_offset(commit_frame + 1, header.page_size) as usize;
-    info.bytes_discarded = discarded_extent(bytes, committed_end, FRAME_HEADER_SIZE + ps);
+    info.bytes_discarded = nonzero_extent(bytes, committed_end);
     drop(map);
 
     let writer =
@@ -161,16 +167,10 @@ pub fn recover(
     Ok(Recovered { writer, meta, info })
 }
 
-/// Bytes from `from` up to the first frame slot whose header is all zero (or the end),
-/// ignoring trailing zeros.
-fn discarded_extent(bytes: &[u8], from: usize, frame: usize) -> u64 {
-    let mut end = from;
-    while let Some(slot) = bytes.get(end..) {
-        if slot.is_empty() || slot.iter().take(FRAME_HEADER_SIZE).all(|&b| b == 0) {
-            break;
-        }
-        end = (end + frame).min(bytes.len());
+/// Bytes from `from` to the last non-zero byte (0 if all zero or `from` is past the end).
+fn nonzero_extent(bytes: &[u8], from: usize) -> u64 {
+    match bytes.get(from..) {
+        Some(tail) => tail.iter().rposition(|&b| b != 0).map_or(0, |p| p as u64 + 1),
+        None => 0,
     }
-    let region = &bytes[from.min(bytes.len())..end];
-    region.iter().rposition(|&b| b != 0).map_or(0, |p| p as u64 + 1)
 }
