@@ -18,10 +18,8 @@ fn open(path: &Path) -> folio::Result<Database> {
 }
 
 fn main() -> folio::Result<()> {
-    let dir = tempfile::tempdir().map_err(|e| Error::Io {
-        path: std::env::temp_dir(),
-        source: e,
-    })?;
+    let dir =
+        tempfile::tempdir().map_err(|e| Error::Io { path: std::env::temp_dir(), source: e })?;
     let path = dir.path().join("app.db");
     println!("database: {}", path.display());
 
@@ -32,10 +30,7 @@ fn main() -> folio::Result<()> {
         db.put(b"temporary", b"gone soon")?;
         let mut tx = db.begin_write()?;
         for i in 0..1000u32 {
-            tx.put(
-                format!("user/{i:04}").as_bytes(),
-                format!("user number {i}").as_bytes(),
-            )?;
+            tx.put(format!("user/{i:04}").as_bytes(), format!("user number {i}").as_bytes())?;
         }
         tx.table("audit")?.put(b"0001", b"created 1000 users")?;
         tx.commit()?;
@@ -44,10 +39,7 @@ fn main() -> folio::Result<()> {
         db.close()?;
         println!("   closed: the WAL was checkpointed into the main file and removed");
     }
-    assert!(
-        !dir.path().join("app.db-wal").exists(),
-        "close removes the WAL"
-    );
+    assert!(!dir.path().join("app.db-wal").exists(), "close removes the WAL");
 
     step(2, "reopen and read everything back");
     {
@@ -58,17 +50,11 @@ fn main() -> folio::Result<()> {
             rec.commits_replayed, rec.frames_replayed, rec.bytes_discarded, rec.tail_corrupt
         );
         assert_eq!(db.get(b"name")?.as_deref(), Some(&b"Ada"[..]));
-        assert_eq!(
-            db.get(b"user/0420")?.as_deref(),
-            Some(&b"user number 420"[..])
-        );
+        assert_eq!(db.get(b"user/0420")?.as_deref(), Some(&b"user number 420"[..]));
         let rx = db.begin_read()?;
         assert_eq!(rx.prefix(b"user/")?.count(), 1000);
         let audit = rx.table("audit")?;
-        assert_eq!(
-            audit.get(b"0001")?.as_deref(),
-            Some(&b"created 1000 users"[..])
-        );
+        assert_eq!(audit.get(b"0001")?.as_deref(), Some(&b"created 1000 users"[..]));
         assert!(matches!(rx.table("missing"), Err(Error::TableNotFound(_))));
         println!("   name = Ada, 1000 users, the audit entry, and no table \"missing\"");
         drop(rx);
@@ -97,10 +83,7 @@ fn main() -> folio::Result<()> {
     assert_eq!(db.get(b"name")?.as_deref(), Some(&b"Ada"[..]));
     println!("   \"name\" is still Ada");
 
-    step(
-        6,
-        "statistics and an integrity check of the reopened database",
-    );
+    step(6, "statistics and an integrity check of the reopened database");
     let s = db.stats()?;
     println!("   key_count        {}", s.key_count);
     println!("   table_count      {}", s.table_count);

@@ -77,18 +77,12 @@ struct Row {
 
 fn print_table(rows: &[Row]) {
     println!();
-    println!(
-        "{:<34} {:>10} {:>10} {:>14}",
-        "phase", "ops", "seconds", "ops/s"
-    );
+    println!("{:<34} {:>10} {:>10} {:>14}", "phase", "ops", "seconds", "ops/s");
     println!("{}", "-".repeat(71));
     for r in rows {
         let secs = r.elapsed.as_secs_f64();
         let rate = if secs > 0.0 { r.ops as f64 / secs } else { 0.0 };
-        println!(
-            "{:<34} {:>10} {:>10.3} {:>14.0}",
-            r.phase, r.ops, secs, rate
-        );
+        println!("{:<34} {:>10} {:>10.3} {:>14.0}", r.phase, r.ops, secs, rate);
     }
     println!();
 }
@@ -134,20 +128,13 @@ fn point_reads(db: &Database, threads: usize) -> folio::Result<Row> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("reader thread panicked"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("reader thread panicked")).collect()
     });
     let mut ops = 0;
     for r in results {
         ops += r?;
     }
-    Ok(Row {
-        phase: format!("random gets ({threads} threads)"),
-        ops,
-        elapsed: start.elapsed(),
-    })
+    Ok(Row { phase: format!("random gets ({threads} threads)"), ops, elapsed: start.elapsed() })
 }
 
 /// Short forward scans from random keys; `ops` counts entries visited.
@@ -198,10 +185,8 @@ fn full_scans(db: &Database) -> folio::Result<Row> {
 }
 
 fn main() -> folio::Result<()> {
-    let dir = tempfile::tempdir().map_err(|e| folio::Error::Io {
-        path: std::env::temp_dir(),
-        source: e,
-    })?;
+    let dir = tempfile::tempdir()
+        .map_err(|e| folio::Error::Io { path: std::env::temp_dir(), source: e })?;
     let path = dir.path().join("quickstart.db");
     let threads = thread::available_parallelism().map_or(1, |n| n.get());
     println!("folio quickstart: {}", path.display());

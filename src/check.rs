@@ -12,6 +12,7 @@ use crate::btree::node::{LeafValue, Node};
 use crate::btree::{MAX_DEPTH, PageSource, overflow};
 use crate::error::Result;
 use crate::format::checksum::page_crc_ok;
+use crate::format::page::prefix_hint;
 use crate::format::{Meta, TableDesc};
 use crate::freelist;
 use crate::pager::View;
@@ -79,15 +80,11 @@ impl Checker<'_> {
     fn claim(&mut self, pgno: u32, what: &str) -> bool {
         match self.owner.get(pgno as usize) {
             None | Some(_) if pgno == 0 => {
-                self.problem(format!(
-                    "{what} refers to page {pgno}, which is not a valid page"
-                ));
+                self.problem(format!("{what} refers to page {pgno}, which is not a valid page"));
                 false
             }
             None => {
-                self.problem(format!(
-                    "{what} refers to page {pgno}, beyond the page count"
-                ));
+                self.problem(format!("{what} refers to page {pgno}, beyond the page count"));
                 false
             }
             Some(Owner::Used) => {
@@ -118,61 +115,41 @@ impl Checker<'_> {
         }
     }
 
-    fn table(&mut self, name: &str, desc: TableDesc) -> Vec<(Vec<u8>, Vec<u8>)> {
+    /// Checks one table's tree; returns its entries only when `keep` (the catalog).
+    fn table(&mut self, name: &str, desc: TableDesc, keep: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
         self.report.tables_checked += 1;
-        let mut entries = Vec::new();
-        let mut leaf_depth = None;
-        let mut last: Option<Vec<u8>> = None;
+        let mut walk =
+            Walk { table: name, leaf_depth: None, last: None, count: 0, keep, kept: Vec::new() };
         if desc.root != 0 {
-            self.node(
-                name,
-                desc.root,
-                1,
-                None,
-                None,
-                &mut leaf_depth,
-                &mut last,
-                &mut entries,
-            );
+            self.node(&mut walk, desc.root, 1, None, None);
         }
-        if entries.len() as u64 != desc.entries {
+        if walk.count != desc.entries {
             self.problem(format!(
                 "table {name:?}: header says {} entries, the tree holds {}",
-                desc.entries,
-                entries.len()
+                desc.entries, walk.count
             ));
         }
-        self.report.entries_checked += entries.len() as u64;
-        entries
+        self.report.entries_checked += walk.count;
+        walk.kept
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn node(
         &mut self,
-        table: &str,
+        walk: &mut Walk<'_>,
         pgno: u32,
         depth: usize,
         lo: Option<&[u8]>,
         hi: Option<&[u8]>,
-        leaf_depth: &mut Option<usize>,
-        last: &mut Option<Vec<u8>>,
-        out: &mut Vec<(Vec<u8>, Vec<u8>)>,
     ) {
-        let what = format!("table {table:?}");
-        if depth > MAX_DEPTH || !self.claim(pgno, &what) {
-            if depth > MAX_DEPTH {
-                self.problem(format!(
-                    "{what}: tree deeper than {MAX_DEPTH} at page {pgno}"
-                ));
-            }
+        let what = format!("table {:?}", walk.table);
+        if depth > MAX_DEPTH {
+            return self.problem(format!("{what}: tree deeper than {MAX_DEPTH} at page {pgno}"));
+        }
+        if !self.claim(pgno, &what) {
             return;
         }
         let view = self.view;
-        let Some(page) = self
-            .page(pgno)
-            .map(|_| ())
-            .and_then(|_| view.page(pgno).ok())
-        else {
+        let Some(page) = self.page(pgno).map(|_| ()).and_then(|_| view.page(pgno).ok()) else {
             return;
         };
         let node = match Node::new(page, pgno) {
@@ -188,43 +165,21 @@ impl Checker<'_> {
         }
         for (i, k) in keys.iter().enumerate() {
             if i > 0 && keys[i - 1] >= *k {
-                self.problem(format!(
-                    "{what}: page {pgno}: keys {} and {i} out of order",
-                    i - 1
-                ));
+                self.problem(format!("{what}: page {pgno}: keys {} and {i} out of order", i - 1));
             }
             if lo.is_some_and(|lo| *k < lo) || hi.is_some_and(|hi| *k >= hi) {
                 self.problem(format!(
                     "{what}: page {pgno}: key {i} outside the bounds its parent sets"
                 ));
             }
+            if node.hint(i) != prefix_hint(k) {
+                self.problem(format!(
+                    "{what}: page {pgno}: slot {i}'s key hint does not match its key"
+                ));
+            }
         }
         if node.is_leaf() {
-            match *leaf_depth {
-                None => *leaf_depth = Some(depth),
-                Some(d) if d != depth => self.problem(format!(
-                    "{what}: leaf {pgno} at depth {depth}, others at {d}"
-                )),
-                _ => {}
-            }
-            for (i, k) in keys.iter().enumerate() {
-                if last.as_deref().is_some_and(|l| l >= *k) {
-                    self.problem(format!(
-                        "{what}: page {pgno}: key {i} not above the previous leaf's"
-                    ));
-                }
-                *last = Some(k.to_vec());
-                let value = match node.value(i) {
-                    Ok(LeafValue::Inline(v)) => v.to_vec(),
-                    Ok(LeafValue::Overflow { first, len }) => self.chain(&what, first, len),
-                    Err(e) => {
-                        self.problem(format!("{what}: page {pgno} cell {i}: {e}"));
-                        continue;
-                    }
-                };
-                out.push((k.to_vec(), value));
-            }
-            return;
+            return self.leaf(walk, &what, pgno, depth, node, &keys);
         }
         if node.is_empty() && depth == 1 {
             self.problem(format!("{what}: root branch {pgno} has no keys"));
@@ -236,17 +191,49 @@ impl Checker<'_> {
             };
             let clo = if i == 0 { lo } else { Some(keys[i - 1]) };
             let chi = if i == node.len() { hi } else { Some(keys[i]) };
-            self.node(table, child, depth + 1, clo, chi, leaf_depth, last, out);
+            self.node(walk, child, depth + 1, clo, chi);
         }
     }
 
-    fn chain(&mut self, what: &str, first: u32, len: u32) -> Vec<u8> {
+    fn leaf(
+        &mut self,
+        walk: &mut Walk<'_>,
+        what: &str,
+        pgno: u32,
+        depth: usize,
+        node: Node<'_>,
+        keys: &[&[u8]],
+    ) {
+        match walk.leaf_depth {
+            None => walk.leaf_depth = Some(depth),
+            Some(d) if d != depth => {
+                self.problem(format!("{what}: leaf {pgno} at depth {depth}, others at {d}"))
+            }
+            _ => {}
+        }
+        for (i, k) in keys.iter().enumerate() {
+            if walk.last.as_deref().is_some_and(|l| l >= *k) {
+                self.problem(format!("{what}: page {pgno}: key {i} not above the previous leaf's"));
+            }
+            walk.last = Some(k.to_vec());
+            walk.count += 1;
+            match node.value(i) {
+                Ok(LeafValue::Inline(v)) if walk.keep => walk.kept.push((k.to_vec(), v.to_vec())),
+                Ok(LeafValue::Inline(_)) => {}
+                Ok(LeafValue::Overflow { first, len }) => {
+                    self.chain(what, first, len);
+                    if walk.keep {
+                        self.problem(format!("{what}: page {pgno}: catalog entry {i} overflows"));
+                    }
+                }
+                Err(e) => self.problem(format!("{what}: page {pgno} cell {i}: {e}")),
+            }
+        }
+    }
+
+    fn chain(&mut self, what: &str, first: u32, len: u32) {
         let mut pages = Vec::new();
-        let mut value = Vec::new();
-        if let Err(e) = overflow::walk(self.view, first, len, |p, d| {
-            pages.push(p);
-            value.extend_from_slice(d);
-        }) {
+        if let Err(e) = overflow::walk(self.view, first, len, |p, _| pages.push(p)) {
             self.problem(format!("{what}: overflow chain at page {first}: {e}"));
         }
         for p in pages {
@@ -254,28 +241,41 @@ impl Checker<'_> {
                 self.page(p);
             }
         }
-        value
     }
 
     fn free_list(&mut self, meta: &Meta) {
         match freelist::collect(self.view, meta.free_head, meta.free_count) {
-            Ok(pages) => {
-                if pages.len() as u64 != meta.free_count as u64 {
+            Ok((trunks, entries)) => {
+                let total = trunks.len() + entries.len();
+                if total as u64 != meta.free_count as u64 {
                     self.problem(format!(
-                        "free list holds {} pages, the header says {}",
-                        pages.len(),
+                        "free list holds {total} pages, the header says {}",
                         meta.free_count
                     ));
                 }
-                for (i, p) in pages.iter().enumerate() {
-                    if self.claim(*p, "the free list") && i == 0 {
-                        self.page(*p);
+                for t in trunks {
+                    if self.claim(t, "the free list") {
+                        self.page(t);
                     }
+                }
+                for p in entries {
+                    // A free page's contents are stale by design: no checksum to verify.
+                    self.claim(p, "the free list");
                 }
             }
             Err(e) => self.problem(format!("free list: {e}")),
         }
     }
+}
+
+/// State of one table's walk.
+struct Walk<'t> {
+    table: &'t str,
+    leaf_depth: Option<usize>,
+    last: Option<Vec<u8>>,
+    count: u64,
+    keep: bool,
+    kept: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Checks the snapshot `view`.
@@ -291,25 +291,20 @@ pub fn check(view: &View) -> Result<CheckReport> {
     }
     c.report.pages_checked += 1;
     c.page(0);
-    c.table("", meta.default_table);
-    let catalog = c.table("(catalog)", meta.catalog);
+    c.table("", meta.default_table, false);
+    let catalog = c.table("(catalog)", meta.catalog, true);
     for (name, desc) in catalog {
         let name = String::from_utf8_lossy(&name).into_owned();
         match TableDesc::decode(&desc) {
             Ok(d) if desc.len() == crate::format::header::TABLE_DESC_SIZE => {
-                c.table(&name, d);
+                c.table(&name, d, false);
             }
             _ => c.problem(format!("catalog entry for table {name:?} is malformed")),
         }
     }
     c.free_list(&meta);
-    let lost: Vec<usize> = c
-        .owner
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| **o == Owner::Unseen)
-        .map(|(i, _)| i)
-        .collect();
+    let lost: Vec<usize> =
+        c.owner.iter().enumerate().filter(|(_, o)| **o == Owner::Unseen).map(|(i, _)| i).collect();
     if !lost.is_empty() {
         let shown: Vec<String> = lost.iter().take(10).map(|p| p.to_string()).collect();
         c.problem(format!(

@@ -5,7 +5,8 @@
 //! version of each page at or below the bound is written into the main file; (3) the main
 //! file is synced; (4) only then does the backfill mark advance, and only after that may the
 //! WAL restart. The bound is the oldest live reader's mark, so no reader ever sees a main-file
-//! page change under it. At `Off` the syncs are skipped, as the level promises.
+//! page change under it. These syncs happen at every level, `Off` included: `Off` may lose
+//! recent commits in a power cut, but it never corrupts the database.
 //!
 //! The background worker wakes at least every 100 ms: it syncs the WAL at `Normal`, runs a
 //! passive checkpoint once more than `auto_checkpoint` frames are pending, and restarts the
@@ -22,11 +23,13 @@ use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::options::{CheckpointMode, Synchronous};
 use crate::pager::wal_frame_page;
-use crate::storage::{Map, sync_dir};
+use crate::storage::Map;
 use crate::wal::index::{lookup, page_of};
 
 /// How long an explicit `Full`/`Restart`/`Truncate` checkpoint waits for readers.
 const READER_WAIT: Duration = Duration::from_secs(5);
+/// How long the worker waits for a commit in flight to publish.
+const PUBLISH_WAIT: Duration = Duration::from_secs(1);
 /// How often the worker wakes when nothing wakes it sooner.
 const WORKER_TICK: Duration = Duration::from_millis(100);
 
@@ -69,34 +72,28 @@ pub fn run(s: &Shared, mode: CheckpointMode) -> Result<CheckpointInfo> {
         return Ok(info);
     }
     wait_until(s, deadline, |st| st.wal_readers == 0);
-    let mut st = s.state.lock();
-    if st.nbackfill != w.seq || st.wal_readers != 0 || w.wal.commit_frame() == 0 {
-        info.wal_reset = w.wal.commit_frame() == 0 && st.wal_readers == 0;
-        if !(mode == CheckpointMode::Truncate && info.wal_reset) {
+    {
+        // No reader can start using the WAL now: the write lock is held and every frame is
+        // in the main file, so new readers read the main file only.
+        let mut st = s.state.lock();
+        if st.nbackfill != w.seq || st.wal_readers != 0 {
             return Ok(info);
         }
-    } else {
-        w.wal.restart(crate::open::random_u64());
-        w.gen_base = w.seq;
-        info.wal_reset = true;
+        Shared::restart_wal(&mut w, &mut st);
     }
-    if mode == CheckpointMode::Truncate && w.wal.used_bytes() == 0 {
-        if let Err(e) = w.wal.truncate() {
-            s.fence
-                .trip(&format!("truncating {} failed: {e}", s.wal_path.display()));
-            return Err(Error::io(&s.wal_path, e));
-        }
-        st.wal_map = Arc::new(Map::empty());
-        drop(st);
+    info.wal_reset = true;
+    if mode == CheckpointMode::Truncate {
+        w.wal.truncate().map_err(|e| s.fence_io(&s.wal_path, "truncating", e))?;
+        s.wal.sync().map_err(|e| s.fence_io(&s.wal_path, "syncing", e))?;
+        s.state.lock().wal_map = Arc::new(Map::empty());
         if s.level() == Synchronous::Extra {
-            sync_dir(s.path.parent().unwrap_or(std::path::Path::new(".")))
-                .map_err(|e| Error::io(&s.path, e))?;
+            s.sync_dir()?;
         }
     }
     Ok(info)
 }
 
-fn wait_until(s: &Shared, deadline: Instant, done: impl Fn(&crate::db::State) -> bool) {
+pub(crate) fn wait_until(s: &Shared, deadline: Instant, done: impl Fn(&crate::db::State) -> bool) {
     let mut st = s.state.lock();
     while !done(&st) {
         if s.readers_changed.wait_until(&mut st, deadline).timed_out() {
@@ -105,72 +102,55 @@ fn wait_until(s: &Shared, deadline: Instant, done: impl Fn(&crate::db::State) ->
     }
 }
 
-/// Copies frames up to `limit` (and no further than the oldest reader) into the main file.
-fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
+/// Copies frames up to `limit` (and no further than the oldest reader) into the main file,
+/// then shrinks the file if the database got smaller. The caller holds the checkpoint lock.
+pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
     let (snap, nbackfill, wal_map, bound) = {
         let st = s.state.lock();
         let snap = Arc::clone(&st.snapshot);
-        let bound = st
-            .oldest_mark()
-            .unwrap_or(snap.seq)
-            .min(snap.seq)
-            .min(limit);
+        let bound = st.oldest_mark().unwrap_or(snap.seq).min(snap.seq).min(limit);
         (snap, st.nbackfill, Arc::clone(&st.wal_map), bound)
     };
     if bound <= nbackfill {
-        return Ok(CheckpointInfo {
-            frames_remaining: snap.seq - nbackfill,
-            ..Default::default()
-        });
+        shrink_main(s)?;
+        return Ok(CheckpointInfo { frames_remaining: snap.seq - nbackfill, ..Default::default() });
     }
-    debug_assert!(
-        snap.gen_base <= nbackfill,
-        "frames to copy belong to the snapshot's generation"
-    );
+    debug_assert!(snap.gen_base <= nbackfill, "frames to copy belong to the snapshot's generation");
+    // Always, whatever the level: copying frames that are not durable into the main file
+    // could leave a power-cut database with a mix of old and new pages and no WAL to mend
+    // it. At `Off` this costs one sync per checkpoint, not one per commit.
     let level = s.level();
-    if level != Synchronous::Off {
-        s.group
-            .sync_upto(bound, &*s.wal, &s.fence, Duration::ZERO, &s.wal_path)?;
-    }
+    s.group.sync_upto(bound, &*s.wal, &s.fence, Duration::ZERO, &s.wal_path)?;
     let ps = s.page_size;
     let (lo, hi) = (nbackfill - snap.gen_base + 1, bound - snap.gen_base);
     let meta = Meta::decode(wal_frame_page(&wal_map, hi, ps)?)?;
     let segs = &snap.segments;
     let mut writes: Vec<(u32, u64)> = (lo..=hi)
         .map(|f| (page_of(segs, f), f))
-        .filter(|&(p, f)| lookup(segs, p, hi) == Some(f))
+        .filter(|&(p, f)| p < meta.page_count && lookup(segs, p, hi) == Some(f))
         .collect();
     writes.sort_unstable();
 
     let fail = |what: &str, e: io::Error| {
-        s.fence.trip(&format!(
-            "checkpoint {what} {} failed: {e}",
-            s.path.display()
-        ));
+        s.fence.trip(&format!("checkpoint {what} {} failed: {e}", s.path.display()));
         Error::io(&s.path, e)
     };
+    let main = s.main();
     let need = meta.page_count as u64 * ps as u64;
-    let have = s.main.len().map_err(|e| Error::io(&s.path, e))?;
+    let have = main.len().map_err(|e| Error::io(&s.path, e))?;
     if need > have {
-        s.main.set_len(need).map_err(|e| fail("growing", e))?;
+        main.set_len(need).map_err(|e| fail("growing", e))?;
     }
     for &(p, f) in &writes {
         let page = wal_frame_page(&wal_map, f, ps)?;
-        s.main
-            .write_at(page, p as u64 * ps as u64)
-            .map_err(|e| fail("writing", e))?;
+        main.write_at(page, p as u64 * ps as u64).map_err(|e| fail("writing", e))?;
     }
-    if level != Synchronous::Off {
-        s.main.sync().map_err(|e| fail("syncing", e))?;
-        if level == Synchronous::Extra && need > have {
-            sync_dir(s.path.parent().unwrap_or(std::path::Path::new(".")))
-                .map_err(|e| fail("syncing the directory of", e))?;
-        }
+    main.sync().map_err(|e| fail("syncing", e))?;
+    if level == Synchronous::Extra && need > have {
+        s.sync_dir()?;
     }
     let new_map = if need > have {
-        Some(Arc::new(
-            s.main.map(need).map_err(|e| Error::io(&s.path, e))?,
-        ))
+        Some(Arc::new(main.map(need).map_err(|e| Error::io(&s.path, e))?))
     } else {
         None
     };
@@ -183,11 +163,38 @@ fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
         st.check_invariants();
     }
     s.checkpoints.fetch_add(1, Ordering::Relaxed);
+    shrink_main(s)?;
     Ok(CheckpointInfo {
         frames_backfilled: bound - nbackfill,
         frames_remaining: snap.seq - bound,
         wal_reset: false,
     })
+}
+
+/// Truncates the main file to the database's size once everything is backfilled and no
+/// reader's snapshot is older than the last commit (so none can need the tail).
+fn shrink_main(s: &Shared) -> Result<()> {
+    let target = {
+        let st = s.state.lock();
+        let snap = &st.snapshot;
+        if st.nbackfill != snap.seq || st.oldest_mark().is_some_and(|m| m < snap.seq) {
+            return Ok(());
+        }
+        snap.meta.page_count as u64 * s.page_size as u64
+    };
+    let main = s.main();
+    let len = main.len().map_err(|e| Error::io(&s.path, e))?;
+    if len <= target || target == 0 {
+        return Ok(());
+    }
+    main.set_len(target).map_err(|e| s.fence_io(&s.path, "truncating", e))?;
+    main.sync().map_err(|e| s.fence_io(&s.path, "syncing", e))?;
+    if s.level() == Synchronous::Extra {
+        s.sync_dir()?;
+    }
+    let map = Arc::new(main.map(target).map_err(|e| Error::io(&s.path, e))?);
+    s.state.lock().main_map = map;
+    Ok(())
 }
 
 /// After a passive pass, restarts the WAL if it outgrew the threshold and nothing needs it.
@@ -201,54 +208,57 @@ fn restart_if_large(s: &Shared) -> Result<()> {
         }
     }
     let _ck = s.checkpoint_lock.lock();
-    let mut w = s.writer.lock();
+    // Never wait for a writer here: a thread holding a write transaction may be blocked on
+    // the checkpoint lock we hold. The next tick tries again.
+    let Some(mut w) = s.writer.try_lock_for(Duration::from_millis(10)) else { return Ok(()) };
     if w.wal.commit_frame() <= threshold {
         return Ok(());
     }
+    // The write lock may have come straight from a committer still syncing its commit:
+    // let that commit publish, or the backfill would stop one commit short of a restart.
+    let target = w.seq;
+    wait_until(s, Instant::now() + PUBLISH_WAIT, |st| st.snapshot.seq >= target);
     backfill(s, w.seq)?;
-    let st = s.state.lock();
+    let mut st = s.state.lock();
     if st.nbackfill == w.seq && st.wal_readers == 0 {
-        w.wal.restart(crate::open::random_u64());
-        w.gen_base = w.seq;
+        Shared::restart_wal(&mut w, &mut st);
     }
     Ok(())
 }
 
 /// Starts the background worker; it exits when the database closes or is fenced.
 pub fn spawn_worker(weak: Weak<Shared>) -> io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("folio-worker".into())
-        .spawn(move || {
-            loop {
-                let Some(s) = weak.upgrade() else { return };
-                {
-                    let (m, cv) = &s.wake;
-                    let mut woken = m.lock();
-                    if !*woken && !s.closed.load(Ordering::Acquire) {
-                        cv.wait_for(&mut woken, WORKER_TICK);
-                    }
-                    *woken = false;
+    std::thread::Builder::new().name("folio-worker".into()).spawn(move || {
+        loop {
+            let Some(s) = weak.upgrade() else { return };
+            {
+                let (m, cv) = &s.wake;
+                let mut woken = m.lock();
+                if !*woken && !s.closed.load(Ordering::Acquire) {
+                    cv.wait_for(&mut woken, WORKER_TICK);
                 }
-                if s.closed.load(Ordering::Acquire) || s.fence.is_tripped() {
-                    return;
-                }
-                if s.level() == Synchronous::Normal && s.group.has_unsynced() {
-                    let _ = s.sync_wal();
-                }
-                let threshold = s.opts.auto_checkpoint as u64;
-                if threshold == 0 {
-                    continue;
-                }
-                let pending = {
-                    let st = s.state.lock();
-                    st.snapshot.seq - st.nbackfill
-                };
-                if pending > threshold {
-                    // Also on memory-only databases, whose WAL would otherwise grow forever.
-                    let _ck = s.checkpoint_lock.lock();
-                    let _ = backfill(&s, u64::MAX);
-                }
-                let _ = restart_if_large(&s);
+                *woken = false;
             }
-        })
+            if s.closed.load(Ordering::Acquire) || s.fence.is_tripped() {
+                return;
+            }
+            if s.level() == Synchronous::Normal && s.group.has_unsynced() {
+                let _ = s.sync_wal();
+            }
+            let threshold = s.opts.auto_checkpoint as u64;
+            if threshold == 0 {
+                continue;
+            }
+            let pending = {
+                let st = s.state.lock();
+                st.snapshot.seq - st.nbackfill
+            };
+            if pending > threshold {
+                // Also on memory-only databases, whose WAL would otherwise grow forever.
+                let _ck = s.checkpoint_lock.lock();
+                let _ = backfill(&s, u64::MAX);
+            }
+            let _ = restart_if_large(&s);
+        }
+    })
 }

@@ -20,7 +20,7 @@ use crate::open::{self, Opened};
 use crate::options::{CheckpointMode, Options, Synchronous};
 use crate::pager::View;
 pub(crate) use crate::snapshot::{Snapshot, State};
-use crate::storage::{Fence, FileStorage, Map, Storage, sync_dir};
+use crate::storage::{Fence, Map, Storage, Vfs, parent_dir};
 use crate::txn::{ReadTxn, WriteTxn};
 use crate::value::Value;
 use crate::wal::{RecoveryInfo, WalWriter};
@@ -41,7 +41,8 @@ pub struct Writer {
 pub struct Shared {
     pub(crate) path: PathBuf,
     pub(crate) page_size: usize,
-    pub(crate) main: Arc<dyn Storage>,
+    main: Mutex<Arc<dyn Storage>>,
+    pub(crate) vfs: Arc<dyn Vfs>,
     pub(crate) wal: Arc<dyn Storage>,
     pub(crate) wal_path: PathBuf,
     pub(crate) fence: Fence,
@@ -59,10 +60,32 @@ pub struct Shared {
     pub(crate) recovery: RecoveryInfo,
     pub(crate) closed: AtomicBool,
     pub(crate) wake: (Mutex<bool>, Condvar),
-    _lock: Option<FileStorage>,
 }
 
 impl Shared {
+    /// The main file's storage (replaced by `compact`).
+    pub(crate) fn main(&self) -> Arc<dyn Storage> {
+        Arc::clone(&self.main.lock())
+    }
+
+    pub(crate) fn set_main(&self, main: Arc<dyn Storage>) {
+        *self.main.lock() = main;
+    }
+
+    /// Syncs the directory holding the database (file creation, growth, removal, rename).
+    pub(crate) fn sync_dir(&self) -> Result<()> {
+        if self.memory {
+            return Ok(());
+        }
+        self.vfs.sync_dir(parent_dir(&self.path)).map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Trips the fence for a failed write or sync of `path` and returns the error.
+    pub(crate) fn fence_io(&self, path: &Path, what: &str, e: std::io::Error) -> Error {
+        self.fence.trip(&format!("{what} {} failed: {e}", path.display()));
+        Error::io(path, e)
+    }
+
     pub(crate) fn level(&self) -> Synchronous {
         Synchronous::from_u8(self.level.load(Ordering::Relaxed))
     }
@@ -77,11 +100,7 @@ impl Shared {
             main: Arc::clone(&st.main_map),
             wal: Arc::clone(&st.wal_map),
             segments: Arc::clone(&snap.segments),
-            wal_mark: if uses_wal {
-                snap.seq - snap.gen_base
-            } else {
-                0
-            },
+            wal_mark: if uses_wal { snap.seq - snap.gen_base } else { 0 },
         };
         (view, snap.seq, uses_wal)
     }
@@ -115,13 +134,29 @@ impl Shared {
             return None;
         }
         let _ck = self.checkpoint_lock.try_lock()?;
-        let st = self.state.lock();
+        let mut st = self.state.lock();
         if st.nbackfill != w.seq || st.wal_readers != 0 {
             return None;
         }
+        Self::restart_wal(w, &mut st);
+        Some(Arc::clone(&st.main_map))
+    }
+
+    /// Starts a new WAL generation. The caller holds the write lock and has made sure every
+    /// committed frame is in the main file and no reader uses the WAL. The published snapshot
+    /// moves to the new generation too, so stats and new readers see an empty WAL.
+    pub(crate) fn restart_wal(w: &mut Writer, st: &mut State) {
+        debug_assert!(st.nbackfill == w.seq && st.wal_readers == 0);
         w.wal.restart(open::random_u64());
         w.gen_base = w.seq;
-        Some(Arc::clone(&st.main_map))
+        if st.snapshot.seq == w.seq {
+            st.snapshot = Arc::new(Snapshot {
+                meta: st.snapshot.meta,
+                seq: w.seq,
+                gen_base: w.seq,
+                segments: w.wal.index.segments(),
+            });
+        }
     }
 
     /// Second half of a commit: durability at the configured level, then publication.
@@ -145,9 +180,8 @@ impl Shared {
                 self.opts.commit_linger,
                 &self.wal_path,
             )?;
-            if level == Synchronous::Extra && remapped && !self.memory {
-                sync_dir(self.path.parent().unwrap_or(Path::new(".")))
-                    .map_err(|e| Error::io(&self.path, e))?;
+            if level == Synchronous::Extra && remapped {
+                self.sync_dir()?;
             }
         }
         self.state.lock().publish(snap, wal_map);
@@ -246,12 +280,8 @@ impl Database {
         let main_len = o.main.len().map_err(io)?;
         let main_map = Arc::new(o.main.map(main_len).map_err(io)?);
         let seq = o.wal.commit_frame();
-        let snapshot = Arc::new(Snapshot {
-            meta: o.meta,
-            seq,
-            gen_base: 0,
-            segments: o.wal.index.segments(),
-        });
+        let snapshot =
+            Arc::new(Snapshot { meta: o.meta, seq, gen_base: 0, segments: o.wal.index.segments() });
         let state = State {
             snapshot,
             main_map,
@@ -267,19 +297,15 @@ impl Database {
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
             page_size,
-            main: o.main,
+            main: Mutex::new(o.main),
+            vfs: Arc::clone(&opts.vfs.vfs),
             wal,
             wal_path,
             fence: Fence::new(),
             read_only: opts.read_only,
             memory,
             level: AtomicU8::new(opts.synchronous.to_u8()),
-            writer: Mutex::new(Writer {
-                wal: o.wal,
-                meta: o.meta,
-                seq,
-                gen_base: 0,
-            }),
+            writer: Mutex::new(Writer { wal: o.wal, meta: o.meta, seq, gen_base: 0 }),
             state: Mutex::new(state),
             readers_changed: Condvar::new(),
             group,
@@ -289,14 +315,12 @@ impl Database {
             closed: AtomicBool::new(false),
             wake: (Mutex::new(false), Condvar::new()),
             opts,
-            _lock: o.lock,
         });
         let worker = if shared.read_only {
             None
         } else {
             Some(checkpoint::spawn_worker(Arc::downgrade(&shared)).map_err(io)?)
         };
-        let _ = o.created;
         Ok(Database { shared, worker })
     }
 
@@ -356,6 +380,24 @@ impl Database {
         checkpoint::run(&self.shared, mode)
     }
 
+    /// Moves live pages from the end of the file into free pages and shrinks the database
+    /// by up to `budget` pages (0: as far as possible). Returns the pages reclaimed. The file
+    /// itself shrinks once no reader needs its tail (at once if there are none).
+    pub fn vacuum(&self, budget: u64) -> Result<u64> {
+        crate::vacuum::vacuum(&self.shared, budget)
+    }
+
+    /// Rewrites the database into a minimal, fully packed file and swaps it in atomically.
+    /// Waits (up to 10 s) for open transactions to finish; [`Error::Busy`] otherwise.
+    pub fn compact(&self) -> Result<()> {
+        crate::compact::run(&self.shared)
+    }
+
+    /// Writes a consistent copy of the current snapshot to `dest` while writers continue.
+    pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
+        crate::backup::backup_to(&self.shared, dest.as_ref())
+    }
+
     /// Sizes and counters.
     pub fn stats(&self) -> Result<Stats> {
         let s = &self.shared;
@@ -363,17 +405,11 @@ impl Database {
         let rx = self.begin_read()?;
         let meta = rx.view().meta;
         let depth = search::depth(rx.view(), meta.default_table.root)?;
-        let (frames, active) = {
-            let w = s.writer.lock();
+        let (frames, active, pending) = {
             let st = s.state.lock();
-            (
-                w.wal.commit_frame(),
-                st.readers.values().sum::<usize>() as u64 - 1,
-            )
-        };
-        let pending = {
-            let st = s.state.lock();
-            st.snapshot.seq - st.nbackfill
+            let snap = &st.snapshot;
+            let active = st.readers.values().sum::<usize>() as u64 - 1;
+            (snap.seq - snap.gen_base, active, snap.seq - st.nbackfill)
         };
         let io = |e| Error::io(&s.path, e);
         Ok(Stats {
@@ -382,7 +418,7 @@ impl Database {
             page_size: meta.page_size,
             page_count: meta.page_count as u64,
             free_page_count: meta.free_count as u64,
-            file_bytes: s.main.len().map_err(io)?,
+            file_bytes: s.main().len().map_err(io)?,
             wal_bytes: s.wal.len().map_err(|e| Error::io(&s.wal_path, e))?,
             wal_frame_count: frames,
             wal_frames_pending: pending,
@@ -430,10 +466,9 @@ impl Database {
         checkpoint::run(s, CheckpointMode::Truncate)?;
         let w = s.writer.lock();
         if w.wal.commit_frame() == 0 && w.wal.used_bytes() == 0 {
-            std::fs::remove_file(&s.wal_path).map_err(|e| Error::io(&s.wal_path, e))?;
+            s.vfs.remove(&s.wal_path).map_err(|e| Error::io(&s.wal_path, e))?;
             if s.level() == Synchronous::Extra {
-                sync_dir(s.path.parent().unwrap_or(Path::new(".")))
-                    .map_err(|e| Error::io(&s.path, e))?;
+                s.sync_dir()?;
             }
         }
         Ok(())
@@ -450,8 +485,6 @@ impl Drop for Database {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database")
-            .field("path", &self.shared.path)
-            .finish_non_exhaustive()
+        f.debug_struct("Database").field("path", &self.shared.path).finish_non_exhaustive()
     }
 }

@@ -56,6 +56,9 @@ pub enum Error {
     /// An argument (path, option, name) was not acceptable; nothing was changed.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The operation needs readers or the writer to finish first and they did not in time.
+    #[error("database busy: {0}")]
+    Busy(String),
     /// The handle was closed.
     #[error("database is closed")]
     Closed,
@@ -63,10 +66,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     pub(crate) fn corrupt(msg: impl Into<String>) -> Self {

@@ -21,14 +21,12 @@ use crate::format::{MAX_PAGE_COUNT, put_u16, put_u32, u16_at, u32_at};
 use crate::pager::TxnPages;
 
 /// A page to use: from the free list if it has one, else a new page at the end.
-pub fn alloc(tx: &mut TxnPages) -> Result<u32> {
+pub fn alloc(tx: &mut TxnPages<'_>) -> Result<u32> {
     let head = tx.meta.free_head;
     let pgno = if head == 0 {
         let p = tx.meta.page_count;
         if p >= MAX_PAGE_COUNT {
-            return Err(Error::InvalidArgument(
-                "database has reached its maximum size".into(),
-            ));
+            return Err(Error::InvalidArgument("database has reached its maximum size".into()));
         }
         tx.meta.page_count += 1;
         p
@@ -59,7 +57,7 @@ pub fn alloc(tx: &mut TxnPages) -> Result<u32> {
 }
 
 /// Returns `pgno` to the free list.
-pub fn free(tx: &mut TxnPages, pgno: u32) -> Result<()> {
+pub fn free(tx: &mut TxnPages<'_>, pgno: u32) -> Result<()> {
     debug_assert!(pgno != 0 && pgno < tx.meta.page_count);
     let head = tx.meta.free_head;
     let cap = trunk_capacity(tx.page_size());
@@ -87,38 +85,34 @@ pub fn free(tx: &mut TxnPages, pgno: u32) -> Result<()> {
 
 fn check_trunk(page: &[u8], pgno: u32) -> Result<()> {
     if page.get(PAGE_TYPE_OFFSET) != Some(&(PageType::FreeTrunk as u8)) {
-        return Err(Error::corrupt(format!(
-            "free-list trunk {pgno} is not a trunk page"
-        )));
+        return Err(Error::corrupt(format!("free-list trunk {pgno} is not a trunk page")));
     }
     let count = u16_at(page, PAGE_COUNT_OFFSET)? as usize;
     if count > trunk_capacity(page.len()) {
-        return Err(Error::corrupt(format!(
-            "free-list trunk {pgno} claims {count} entries"
-        )));
+        return Err(Error::corrupt(format!("free-list trunk {pgno} claims {count} entries")));
     }
     Ok(())
 }
 
-/// Every page on the free list (trunks included), for `check` and `vacuum`. Bounded by the
+/// The free list's pages: its trunk pages, and the free pages they list. Bounded by the
 /// header's free count, so a cycle is reported rather than followed forever.
-pub fn collect<S: PageSource>(src: &S, head: u32, free_count: u32) -> Result<Vec<u32>> {
-    let mut out = Vec::with_capacity(free_count as usize);
+pub fn collect<S: PageSource>(src: &S, head: u32, free_count: u32) -> Result<(Vec<u32>, Vec<u32>)> {
+    let (mut trunks, mut entries) = (Vec::new(), Vec::new());
     let mut trunk = head;
     while trunk != 0 {
-        if out.len() > free_count as usize {
+        if trunks.len() + entries.len() > free_count as usize {
             return Err(Error::corrupt(
                 "free list is longer than the header's free count (a cycle?)",
             ));
         }
         let page = src.page(trunk)?;
         check_trunk(page, trunk)?;
-        out.push(trunk);
+        trunks.push(trunk);
         let count = u16_at(page, PAGE_COUNT_OFFSET)? as usize;
         for i in 0..count {
-            out.push(u32_at(page, PAGE_HEADER_SIZE + i * 4)?);
+            entries.push(u32_at(page, PAGE_HEADER_SIZE + i * 4)?);
         }
         trunk = u32_at(page, PAGE_AUX_OFFSET)?;
     }
-    Ok(out)
+    Ok((trunks, entries))
 }

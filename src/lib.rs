@@ -35,10 +35,12 @@
 //! ```
 #![warn(missing_docs)]
 
+mod backup;
 pub mod btree;
 mod check;
 mod checkpoint;
 mod commit;
+mod compact;
 mod db;
 mod error;
 pub mod format;
@@ -50,6 +52,7 @@ mod snapshot;
 pub mod storage;
 mod sync;
 mod txn;
+mod vacuum;
 mod value;
 pub mod wal;
 

@@ -1,7 +1,6 @@
 //! Opening a database: argument checks, the lock, creating or validating the main file,
 //! and WAL recovery.
 
-use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::format::checksum::{page_crc_ok, seal_page};
 use crate::format::{Meta, PAGE_SIZE_MIN};
 use crate::options::Options;
-use crate::storage::{FileStorage, Storage, sync_dir};
+use crate::storage::{FileStorage, OpenMode, Storage, parent_dir};
 use crate::wal::{RecoveryInfo, WalWriter, recover};
 
 /// A random 64-bit value for database ids and WAL salts.
@@ -29,11 +28,9 @@ pub fn random_u64() -> u64 {
 /// The files of a database, opened and recovered.
 pub struct Opened {
     pub main: Arc<dyn Storage>,
-    pub lock: Option<FileStorage>,
     pub meta: Meta,
     pub wal: WalWriter,
     pub recovery: RecoveryInfo,
-    pub created: bool,
 }
 
 /// The WAL's path: the main file's path with `-wal` appended.
@@ -43,91 +40,58 @@ pub fn wal_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn check_path(path: &Path) -> Result<()> {
-    if path.as_os_str().is_empty() {
-        return Err(Error::InvalidArgument("database path is empty".into()));
-    }
+/// Checks a path on the real file system before anything is created.
+fn check_os_path(path: &Path) -> Result<()> {
     if path.is_dir() {
-        return Err(Error::InvalidArgument(format!(
-            "{} is a directory",
-            path.display()
-        )));
+        return Err(Error::InvalidArgument(format!("{} is a directory", path.display())));
     }
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() && !parent.is_dir() {
-            return Err(Error::InvalidArgument(format!(
-                "directory {} does not exist",
-                parent.display()
-            )));
-        }
+    let parent = parent_dir(path);
+    if !parent.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "directory {} does not exist",
+            parent.display()
+        )));
     }
     Ok(())
 }
 
 /// Opens (or creates) the database files at `path`.
 pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
-    check_path(path)?;
-    let file = if opts.read_only {
-        File::open(path)
-    } else {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
+    if path.as_os_str().is_empty() {
+        return Err(Error::InvalidArgument("database path is empty".into()));
     }
-    .map_err(|e| Error::io(path, e))?;
-    let main = FileStorage::new(file.try_clone().map_err(|e| Error::io(path, e))?);
-    let lock = FileStorage::new(file);
-    if !lock.try_lock().map_err(|e| Error::io(path, e))? {
+    if opts.vfs.is_os {
+        check_os_path(path)?;
+    }
+    let vfs = &opts.vfs.vfs;
+    let mode = if opts.read_only { OpenMode::ReadOnly } else { OpenMode::ReadWrite };
+    let existed = vfs.exists(path).map_err(|e| Error::io(path, e))?;
+    let main = vfs.open(path, mode).map_err(|e| Error::io(path, e))?;
+    if !main.try_lock().map_err(|e| Error::io(path, e))? {
         return Err(Error::Locked(path.to_path_buf()));
     }
-    let main: Arc<dyn Storage> = Arc::new(main);
     let (meta, created, header_ok) = load_or_create_main(&main, path, opts)?;
-    if created {
-        sync_dir(path.parent().unwrap_or(Path::new("."))).map_err(|e| Error::io(path, e))?;
+    if created || !existed {
+        vfs.sync_dir(parent_dir(path)).map_err(|e| Error::io(path, e))?;
     }
 
     let wpath = wal_path(path);
-    let wal: Arc<dyn Storage> = if opts.read_only {
-        match File::open(&wpath) {
-            Ok(f) => Arc::new(FileStorage::new(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Arc::new(FileStorage::anonymous("folio-wal").map_err(|e| Error::io(&wpath, e))?)
-            }
-            Err(e) => return Err(Error::io(&wpath, e)),
-        }
+    let wal_exists = vfs.exists(&wpath).map_err(|e| Error::io(&wpath, e))?;
+    let wal: Arc<dyn Storage> = if opts.read_only && !wal_exists {
+        Arc::new(FileStorage::anonymous("folio-wal").map_err(|e| Error::io(&wpath, e))?)
     } else {
-        let existed = wpath.exists();
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&wpath)
-            .map_err(|e| Error::io(&wpath, e))?;
-        if !existed {
-            sync_dir(path.parent().unwrap_or(Path::new("."))).map_err(|e| Error::io(&wpath, e))?;
+        let w = vfs.open(&wpath, mode).map_err(|e| Error::io(&wpath, e))?;
+        if !wal_exists {
+            vfs.sync_dir(parent_dir(path)).map_err(|e| Error::io(&wpath, e))?;
         }
-        Arc::new(FileStorage::new(f))
+        w
     };
     let rec = recover(wal, &wpath, &meta, random_u64())?;
     if !header_ok && rec.meta.is_none() {
         // A checkpoint tore page 0 and the WAL that would replace it is gone.
-        return Err(Error::corrupt(format!(
-            "{}: page 0 fails its checksum",
-            path.display()
-        )));
+        return Err(Error::corrupt(format!("{}: page 0 fails its checksum", path.display())));
     }
-    Ok(Opened {
-        main,
-        lock: Some(lock),
-        meta: rec.meta.unwrap_or(meta),
-        wal: rec.writer,
-        recovery: rec.info,
-        created,
-    })
+    Ok(Opened { main, meta: rec.meta.unwrap_or(meta), wal: rec.writer, recovery: rec.info })
 }
 
 /// Opens a database that lives in anonymous memory.
@@ -138,14 +102,7 @@ pub fn open_memory(opts: &Options) -> Result<Opened> {
     let (meta, _, _) = load_or_create_main(&main, name, opts)?;
     let wal: Arc<dyn Storage> = Arc::new(anon("folio-wal")?);
     let rec = recover(wal, &wal_path(name), &meta, random_u64())?;
-    Ok(Opened {
-        main,
-        lock: None,
-        meta,
-        wal: rec.writer,
-        recovery: rec.info,
-        created: true,
-    })
+    Ok(Opened { main, meta, wal: rec.writer, recovery: rec.info })
 }
 
 /// Reads and validates page 0, or writes a fresh one into an empty file. Returns the header,

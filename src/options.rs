@@ -1,12 +1,15 @@
 //! Options for opening a database, and the enums that name durability, checkpoint and
 //! vacuum behaviour.
 
+use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::format::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
+use crate::storage::{OsVfs, Vfs};
 
 /// How hard a commit works to make itself durable (see README's durability table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,6 +81,20 @@ pub struct Options {
     pub(crate) auto_vacuum: AutoVacuum,
     pub(crate) cache_size: usize,
     pub(crate) read_only: bool,
+    pub(crate) vfs: VfsHandle,
+}
+
+/// The file system a database lives on (the OS's unless [`Options::vfs`] says otherwise).
+#[derive(Clone)]
+pub(crate) struct VfsHandle {
+    pub(crate) vfs: Arc<dyn Vfs>,
+    pub(crate) is_os: bool,
+}
+
+impl fmt::Debug for VfsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.is_os { "OsVfs" } else { "custom Vfs" })
+    }
 }
 
 impl Default for Options {
@@ -90,6 +107,7 @@ impl Default for Options {
             auto_vacuum: AutoVacuum::None,
             cache_size: 64 << 20,
             read_only: false,
+            vfs: VfsHandle { vfs: Arc::new(OsVfs), is_os: true },
         }
     }
 }
@@ -140,6 +158,13 @@ impl Options {
     /// Open without the right to write: every write returns [`Error::ReadOnly`].
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
+        self
+    }
+
+    /// The file system to keep the database on, in place of the operating system's (the
+    /// crash simulator [`SimVfs`](crate::storage::SimVfs) is one).
+    pub fn vfs(mut self, vfs: Arc<dyn Vfs>) -> Self {
+        self.vfs = VfsHandle { vfs, is_os: false };
         self
     }
 

@@ -43,10 +43,7 @@ fn apply_to_model(model: &mut Tables, n: u64) {
             main.remove(&k);
         }
     }
-    model
-        .entry(Some("log".into()))
-        .or_default()
-        .insert(n.to_be_bytes().to_vec(), Vec::new());
+    model.entry(Some("log".into())).or_default().insert(n.to_be_bytes().to_vec(), Vec::new());
 }
 
 fn model_after(commits: u64) -> Tables {
@@ -114,13 +111,7 @@ fn run_child(
     let exe = std::env::current_exe().unwrap();
     let stderr = std::fs::File::create(stderr_path).unwrap();
     let mut child = Command::new(exe)
-        .args([
-            CHILD_TEST,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args([CHILD_TEST, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(DB_ENV, path)
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -128,10 +119,7 @@ fn run_child(
         .expect("spawn child");
     let stdout = child.stdout.take().unwrap();
     let born = Instant::now();
-    let mut run = ChildRun {
-        start: None,
-        acked: Vec::new(),
-    };
+    let mut run = ChildRun { start: None, acked: Vec::new() };
     let mut killed = false;
     let mut lines = BufReader::new(stdout).lines();
     for line in &mut lines {
@@ -188,17 +176,10 @@ fn kill_at_random_moments_loses_no_acknowledged_commit() {
             format!("round {round} (kill after {acks} acks)")
         };
         if let Some(start) = run.start {
-            assert_eq!(
-                start, durable,
-                "{ctx}: the child recovered a different state"
-            );
+            assert_eq!(start, durable, "{ctx}: the child recovered a different state");
         }
         for (i, &n) in run.acked.iter().enumerate() {
-            assert_eq!(
-                n,
-                durable + 1 + i as u64,
-                "{ctx}: acknowledgements out of order"
-            );
+            assert_eq!(n, durable + 1 + i as u64, "{ctx}: acknowledgements out of order");
         }
         let max_acked = run.acked.last().copied().unwrap_or(durable);
 
@@ -218,15 +199,9 @@ fn kill_at_random_moments_loses_no_acknowledged_commit() {
             run.acked.len(),
             c - max_acked.min(c)
         );
-        assert!(
-            c >= max_acked,
-            "{ctx}: acknowledged commit {max_acked} lost; found {c}"
-        );
+        assert!(c >= max_acked, "{ctx}: acknowledged commit {max_acked} lost; found {c}");
         // At most one commit can have been durable without its acknowledgement reaching us.
-        assert!(
-            c <= max_acked + 1,
-            "{ctx}: {c} commits but only {max_acked} acknowledged"
-        );
+        assert!(c <= max_acked + 1, "{ctx}: {c} commits but only {max_acked} acknowledged");
         // The state is exactly that after commit c: nothing of commit c + 1, all of c.
         assert_matches(&db.begin_read().unwrap(), &model_after(c), &ctx);
         assert_check_ok(&db, &ctx);

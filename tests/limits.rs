@@ -45,18 +45,11 @@ fn empty_key_and_empty_value() {
         assert_eq!(rev.last().unwrap().0, b"", "{ctx}");
         // Bounds made of the empty key.
         assert_eq!(collect(rx.range(&b""[..]..&b""[..]).unwrap(), ctx), vec![]);
-        assert_eq!(
-            collect(rx.range(&b""[..]..=&b""[..]).unwrap(), ctx).len(),
-            1
-        );
+        assert_eq!(collect(rx.range(&b""[..]..=&b""[..]).unwrap(), ctx).len(), 1);
         assert_eq!(collect(rx.range(..&b""[..]).unwrap(), ctx), vec![]);
         assert_eq!(collect(rx.prefix(b"").unwrap(), ctx).len(), 3, "{ctx}");
         let t = rx.table("t").unwrap();
-        assert_eq!(
-            t.get(b"").unwrap().as_deref(),
-            Some(&b"empty key"[..]),
-            "{ctx}"
-        );
+        assert_eq!(t.get(b"").unwrap().as_deref(), Some(&b"empty key"[..]), "{ctx}");
         drop(rx);
         assert_check_ok(db, ctx);
     };
@@ -88,14 +81,9 @@ fn longest_key_round_trips() {
     assert_eq!(db.get(&key).unwrap().as_deref(), Some(&b"long"[..]));
     assert_eq!(db.get(&key2).unwrap(), Some(vec![9u8; 10_000]));
     let rx = db.begin_read().unwrap();
-    assert_eq!(
-        rx.table("t").unwrap().get(&key).unwrap().as_deref(),
-        Some(&b"in table"[..])
-    );
-    let keys: Vec<Vec<u8>> = collect(rx.prefix(&key[..100]).unwrap(), "prefix")
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    assert_eq!(rx.table("t").unwrap().get(&key).unwrap().as_deref(), Some(&b"in table"[..]));
+    let keys: Vec<Vec<u8>> =
+        collect(rx.prefix(&key[..100]).unwrap(), "prefix").into_iter().map(|(k, _)| k).collect();
     assert_eq!(keys, vec![key.clone()]);
     drop(rx);
     assert_check_ok(&db, "longest key");
@@ -133,10 +121,7 @@ fn key_one_byte_too_long_is_rejected() {
     let rx = db.begin_read().unwrap();
     assert_eq!(
         collect(rx.range(..).unwrap(), "after"),
-        vec![
-            (b"after".to_vec(), b"ok".to_vec()),
-            (b"keep".to_vec(), b"me".to_vec())
-        ]
+        vec![(b"after".to_vec(), b"ok".to_vec()), (b"keep".to_vec(), b"me".to_vec())]
     );
     assert_eq!(rx.table("t").unwrap().len(), 0);
     drop(rx);
@@ -155,10 +140,7 @@ fn value_one_byte_too_long_is_rejected() {
         other => panic!("expected ValueTooLarge, got {other:?}"),
     }
     let mut tx = db.begin_write().unwrap();
-    assert!(matches!(
-        tx.table("t").unwrap().put(b"k", &huge),
-        Err(Error::ValueTooLarge { .. })
-    ));
+    assert!(matches!(tx.table("t").unwrap().put(b"k", &huge), Err(Error::ValueTooLarge { .. })));
     drop(tx);
     assert_eq!(db.get(b"k").unwrap(), None);
 }
@@ -181,10 +163,7 @@ fn eight_mib_value_round_trips_and_survives_reopen() {
     assert_check_ok(&db, "8 MiB value");
 
     let db = reopen(db, &path);
-    assert!(
-        db.get(b"big").unwrap().unwrap() == big,
-        "8 MiB value after reopen"
-    );
+    assert!(db.get(b"big").unwrap().unwrap() == big, "8 MiB value after reopen");
     let stats = db.stats().unwrap();
     assert!(stats.page_count as usize * 4096 > 8 << 20, "{stats:?}");
     assert_check_ok(&db, "after reopen");
@@ -265,10 +244,7 @@ fn many_long_keys(keys: Vec<Vec<u8>>, what: &str) {
         tx.put(k, &v).unwrap();
         tx.table("t").unwrap().put(k, &v).unwrap();
         model.get_mut(&None).unwrap().insert(k.clone(), v.clone());
-        model
-            .get_mut(&Some("t".into()))
-            .unwrap()
-            .insert(k.clone(), v);
+        model.get_mut(&Some("t".into())).unwrap().insert(k.clone(), v);
     }
     tx.commit().unwrap();
     for (i, k) in b.iter().enumerate() {
@@ -278,30 +254,15 @@ fn many_long_keys(keys: Vec<Vec<u8>>, what: &str) {
         tx.table("t").unwrap().put(k, &v).unwrap();
         tx.commit().unwrap();
         model.get_mut(&None).unwrap().insert(k.clone(), v.clone());
-        model
-            .get_mut(&Some("t".into()))
-            .unwrap()
-            .insert(k.clone(), v);
+        model.get_mut(&Some("t".into())).unwrap().insert(k.clone(), v);
     }
-    assert_eq!(
-        model[&None].len(),
-        keys.len(),
-        "{what}: keys must be distinct"
-    );
-    assert_matches(
-        &db.begin_read().unwrap(),
-        &model,
-        &format!("{what}: inserted"),
-    );
+    assert_eq!(model[&None].len(), keys.len(), "{what}: keys must be distinct");
+    assert_matches(&db.begin_read().unwrap(), &model, &format!("{what}: inserted"));
     assert_check_ok(&db, &format!("{what}: inserted"));
     let stats = db.stats().unwrap();
     assert!(stats.tree_depth >= 2, "{what}: {stats:?}");
     let db = reopen(db, &path);
-    assert_matches(
-        &db.begin_read().unwrap(),
-        &model,
-        &format!("{what}: reopened"),
-    );
+    assert_matches(&db.begin_read().unwrap(), &model, &format!("{what}: reopened"));
     // Point lookups of every key, and ranges starting at each tenth key.
     let rx = db.begin_read().unwrap();
     let sorted: Vec<&Vec<u8>> = model[&None].keys().collect();
@@ -319,11 +280,8 @@ fn many_long_keys(keys: Vec<Vec<u8>>, what: &str) {
     let mut rng = Rng::new(4);
     for round in 0..2 {
         let mut tx = db.begin_write().unwrap();
-        let victims: Vec<Vec<u8>> = model[&None]
-            .keys()
-            .filter(|_| round == 1 || rng.percent(50))
-            .cloned()
-            .collect();
+        let victims: Vec<Vec<u8>> =
+            model[&None].keys().filter(|_| round == 1 || rng.percent(50)).cloned().collect();
         for k in &victims {
             assert!(tx.delete(k).unwrap());
             assert!(tx.table("t").unwrap().delete(k).unwrap());
@@ -338,11 +296,7 @@ fn many_long_keys(keys: Vec<Vec<u8>>, what: &str) {
     let stats = db.stats().unwrap();
     assert_eq!(stats.key_count, 0, "{what}: {stats:?}");
     let db = reopen(db, &path);
-    assert_matches(
-        &db.begin_read().unwrap(),
-        &model,
-        &format!("{what}: emptied"),
-    );
+    assert_matches(&db.begin_read().unwrap(), &model, &format!("{what}: emptied"));
     assert_check_ok(&db, &format!("{what}: emptied"));
 }
 

@@ -132,11 +132,7 @@ where
     I: DoubleEndedIterator<Item = folio::Result<(&'a [u8], Value<'a>)>>,
 {
     let style = rng.below(4); // 0 forward, 1 reverse, 2 mixed, 3 forward with early stop
-    let limit = if style == 3 {
-        rng.range(0, want.len() + 1)
-    } else {
-        usize::MAX
-    };
+    let limit = if style == 3 { rng.range(0, want.len() + 1) } else { usize::MAX };
     let (mut lo, mut hi) = (0usize, want.len());
     let mut taken = 0;
     loop {
@@ -162,10 +158,7 @@ where
             );
             // A finished iterator stays finished, from either end.
             assert!(iter.next().is_none(), "{what}: next() after exhaustion");
-            assert!(
-                iter.next_back().is_none(),
-                "{what}: next_back() after exhaustion"
-            );
+            assert!(iter.next_back().is_none(), "{what}: next_back() after exhaustion");
             return;
         }
         let expect = if back {
@@ -210,9 +203,8 @@ fn write_txn(
     bulk: bool,
 ) {
     let mut work = model.clone();
-    let mut tx = db
-        .begin_write()
-        .unwrap_or_else(|e| panic!("{}", ctx.at(&format!("begin_write: {e}"))));
+    let mut tx =
+        db.begin_write().unwrap_or_else(|e| panic!("{}", ctx.at(&format!("begin_write: {e}"))));
     for _ in 0..n {
         ctx.ops += 1;
         let t = *rng.pick(&TABLES);
@@ -227,11 +219,7 @@ fn write_txn(
                 } else {
                     gen_key(rng, Some(m))
                 };
-                let v = if bulk {
-                    rng.bytes_between(10, 300)
-                } else {
-                    gen_value(rng)
-                };
+                let v = if bulk { rng.bytes_between(10, 300) } else { gen_value(rng) };
                 let r = match t {
                     None => tx.put(&k, &v),
                     Some(name) => tx.table(name).and_then(|mut tm| tm.put(&k, &v)),
@@ -318,8 +306,7 @@ fn write_txn(
             ctx.rollbacks += 1;
         }
         _ => {
-            tx.commit()
-                .unwrap_or_else(|e| panic!("{}", ctx.at(&format!("commit: {e}"))));
+            tx.commit().unwrap_or_else(|e| panic!("{}", ctx.at(&format!("commit: {e}"))));
             *model = work;
             ctx.commits += 1;
         }
@@ -355,11 +342,7 @@ fn read_txn(db: &Database, rng: &mut Rng, model: &Tables, ctx: &mut Ctx) {
                     None => rx.get(&k).unwrap().map(|v| v.to_vec()),
                     Some(tb) => tb.get(&k).unwrap().map(|v| v.to_vec()),
                 };
-                assert!(
-                    got.as_ref() == m.get(&k),
-                    "{what}: get {} in read txn",
-                    hex(&k, 16)
-                );
+                assert!(got.as_ref() == m.get(&k), "{what}: get {} in read txn", hex(&k, 16));
             }
             1 => {
                 let (lo, hi) = (gen_bound(rng, m), gen_bound(rng, m));
@@ -447,11 +430,7 @@ fn run_model(run: Run) {
                         Some(name) => tx.table(name).and_then(|mut tm| tm.delete(k)),
                     }
                     .unwrap();
-                    assert!(
-                        existed,
-                        "{}",
-                        ctx.at(&format!("mass delete of {}", hex(k, 16)))
-                    );
+                    assert!(existed, "{}", ctx.at(&format!("mass delete of {}", hex(k, 16))));
                 }
                 tx.commit().unwrap();
                 ctx.commits += 1;
@@ -503,8 +482,7 @@ fn run_model(run: Run) {
                     verify_all(&db, &model, &ctx, "full comparison");
                     continue;
                 }
-                db.close()
-                    .unwrap_or_else(|e| panic!("{}", ctx.at(&format!("close: {e}"))));
+                db.close().unwrap_or_else(|e| panic!("{}", ctx.at(&format!("close: {e}"))));
                 db = open(&run, &path);
                 ctx.reopens += 1;
                 let rec = db.recovery_info();
@@ -546,13 +524,7 @@ fn base() -> Options {
 #[test]
 fn model_default_options() {
     for seed in [1, 0xdead_beef] {
-        run_model(Run {
-            name: "default",
-            seed,
-            steps: 2_000,
-            opts: Options::new(),
-            memory: false,
-        });
+        run_model(Run { name: "default", seed, steps: 2_000, opts: Options::new(), memory: false });
     }
 }
 

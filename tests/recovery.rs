@@ -76,11 +76,7 @@ fn empty_model() -> Tables {
 fn crashed(n_small: usize, cache_size: usize) -> Crashed {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live.db");
-    let db = Options::new()
-        .auto_checkpoint(0)
-        .cache_size(cache_size)
-        .open(&path)
-        .unwrap();
+    let db = Options::new().auto_checkpoint(0).cache_size(cache_size).open(&path).unwrap();
     let mut rng = Rng::new(n_small as u64 * 31 + cache_size as u64);
     let mut models = vec![empty_model()];
     let mut model = empty_model();
@@ -98,10 +94,7 @@ fn crashed(n_small: usize, cache_size: usize) -> Crashed {
         if c % 2 == 1 {
             let k = format!("{c}").into_bytes();
             tx.table("odd").unwrap().put(&k, b"1").unwrap();
-            model
-                .entry(Some("odd".into()))
-                .or_default()
-                .insert(k, b"1".to_vec());
+            model.entry(Some("odd".into())).or_default().insert(k, b"1".to_vec());
         }
         tx.commit().unwrap();
         models.push(model.clone());
@@ -115,12 +108,8 @@ fn crashed(n_small: usize, cache_size: usize) -> Crashed {
         tx.put(&k, &v).unwrap();
         main.insert(k, v);
     }
-    let victims: Vec<Vec<u8>> = main
-        .keys()
-        .filter(|k| k.starts_with(b"c"))
-        .step_by(3)
-        .cloned()
-        .collect();
+    let victims: Vec<Vec<u8>> =
+        main.keys().filter(|k| k.starts_with(b"c")).step_by(3).cloned().collect();
     for k in victims {
         assert!(tx.delete(&k).unwrap());
         main.remove(&k);
@@ -131,10 +120,7 @@ fn crashed(n_small: usize, cache_size: usize) -> Crashed {
     tx.put(b"huge", &huge).unwrap();
     main.insert(b"huge".to_vec(), huge);
     tx.table("big-table").unwrap().put(b"k", b"v").unwrap();
-    model
-        .entry(Some("big-table".into()))
-        .or_default()
-        .insert(b"k".to_vec(), b"v".to_vec());
+    model.entry(Some("big-table".into())).or_default().insert(b"k".to_vec(), b"v".to_vec());
     tx.commit().unwrap();
     models.push(model);
 
@@ -149,24 +135,10 @@ fn crashed(n_small: usize, cache_size: usize) -> Crashed {
             first = f.n + 1;
         }
     }
-    assert_eq!(
-        commits.len(),
-        n_small + 1,
-        "commit frames in the WAL: {frames:?}"
-    );
+    assert_eq!(commits.len(), n_small + 1, "commit frames in the WAL: {frames:?}");
     let (a, b) = *commits.last().unwrap();
-    assert!(
-        b - a >= 10,
-        "the large commit should span many frames: {a}..={b}"
-    );
-    Crashed {
-        dir: dir.path().to_path_buf(),
-        _dir: dir,
-        path,
-        live: Some(db),
-        models,
-        commits,
-    }
+    assert!(b - a >= 10, "the large commit should span many frames: {a}..={b}");
+    Crashed { dir: dir.path().to_path_buf(), _dir: dir, path, live: Some(db), models, commits }
 }
 
 impl Crashed {
@@ -223,11 +195,7 @@ fn commit_after_recovery(db: Database, path: &Path, mut model: Tables, ctx: &str
     tx.commit().unwrap();
     db.put(b"one-more", b"x").unwrap();
     main.insert(b"one-more".to_vec(), b"x".to_vec());
-    assert_matches(
-        &db.begin_read().unwrap(),
-        &model,
-        &format!("{ctx}: after new commits"),
-    );
+    assert_matches(&db.begin_read().unwrap(), &model, &format!("{ctx}: after new commits"));
     assert_check_ok(&db, &format!("{ctx}: after new commits"));
 
     // Crash again: the new commits overwrote the discarded tail and must be recovered.
@@ -237,22 +205,14 @@ fn commit_after_recovery(db: Database, path: &Path, mut model: Tables, ctx: &str
         let db2 = Database::open(&again).unwrap();
         let info = db2.recovery_info();
         assert!(info.commits_replayed >= 2, "{ctx}: second crash: {info:?}");
-        assert_matches(
-            &db2.begin_read().unwrap(),
-            &model,
-            &format!("{ctx}: second crash"),
-        );
+        assert_matches(&db2.begin_read().unwrap(), &model, &format!("{ctx}: second crash"));
         assert_check_ok(&db2, &format!("{ctx}: second crash"));
         db2.close().unwrap();
     }
 
     db.close().unwrap();
     let db = Database::open(path).unwrap();
-    assert_matches(
-        &db.begin_read().unwrap(),
-        &model,
-        &format!("{ctx}: clean reopen"),
-    );
+    assert_matches(&db.begin_read().unwrap(), &model, &format!("{ctx}: clean reopen"));
     assert_check_ok(&db, &format!("{ctx}: clean reopen"));
     db.close().unwrap();
 }
@@ -274,10 +234,7 @@ fn garbage_appended_after_the_wal_is_discarded() {
     let c = crashed(5, 64 << 20);
     let all = c.commits.len();
     let mut rng = Rng::new(5);
-    for (i, len) in [1usize, 100, FRAME - 1, FRAME, 3 * FRAME + 17]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, len) in [1usize, 100, FRAME - 1, FRAME, 3 * FRAME + 17].into_iter().enumerate() {
         let p = c.copy_with(&format!("garbage{i}.db"), |wal| {
             let mut junk = rng.bytes(len);
             junk[0] |= 1; // never all zeros
@@ -323,10 +280,7 @@ fn garbage_written_right_after_the_last_commit_is_discarded() {
     });
     let (db, info) = open_and_verify(&p, &c.models[all], all, "forged frame");
     assert!(info.bytes_discarded > 0, "{info:?}");
-    assert!(
-        info.tail_corrupt,
-        "a frame with the right salt and a bad checksum: {info:?}"
-    );
+    assert!(info.tail_corrupt, "a frame with the right salt and a bad checksum: {info:?}");
     commit_after_recovery(db, &p, c.models[all].clone(), "forged frame");
 }
 
@@ -334,30 +288,15 @@ fn truncation_points(c: &Crashed) -> Vec<(String, usize)> {
     let (first, last) = *c.commits.last().unwrap();
     let mid = (first + last) / 2;
     vec![
-        (
-            "inside the first frame header of the last commit".into(),
-            frame_offset(first) + 10,
-        ),
+        ("inside the first frame header of the last commit".into(), frame_offset(first) + 10),
         (
             "inside the first page of the last commit".into(),
             frame_offset(first) + FRAME_HEADER + 1000,
         ),
-        (
-            "inside a middle frame of the last commit".into(),
-            frame_offset(mid) + FRAME / 2,
-        ),
-        (
-            "inside the commit frame's header".into(),
-            frame_offset(last) + 20,
-        ),
-        (
-            "one byte short of the commit frame's end".into(),
-            frame_offset(last) + FRAME - 1,
-        ),
-        (
-            "halfway through the commit frame".into(),
-            frame_offset(last) + FRAME / 2,
-        ),
+        ("inside a middle frame of the last commit".into(), frame_offset(mid) + FRAME / 2),
+        ("inside the commit frame's header".into(), frame_offset(last) + 20),
+        ("one byte short of the commit frame's end".into(), frame_offset(last) + FRAME - 1),
+        ("halfway through the commit frame".into(), frame_offset(last) + FRAME / 2),
     ]
 }
 
@@ -369,15 +308,8 @@ fn check_truncations(c: &Crashed, tag: &str) {
         let p = c.copy_with(&format!("{tag}-trunc{i}.db"), |wal| wal.truncate(at));
         let (db, info) = open_and_verify(&p, &c.models[survivors], survivors, &ctx);
         assert!(info.bytes_discarded > 0, "{ctx}: {info:?}");
-        assert!(
-            info.tail_corrupt,
-            "{ctx}: a torn frame is a corrupt tail: {info:?}"
-        );
-        assert_eq!(
-            info.frames_replayed as usize,
-            c.commits[survivors - 1].1,
-            "{ctx}: {info:?}"
-        );
+        assert!(info.tail_corrupt, "{ctx}: a torn frame is a corrupt tail: {info:?}");
+        assert_eq!(info.frames_replayed as usize, c.commits[survivors - 1].1, "{ctx}: {info:?}");
         commit_after_recovery(db, &p, c.models[survivors].clone(), &ctx);
     }
 }
@@ -439,9 +371,7 @@ fn flipped_salt_in_the_last_commit_discards_it_whole() {
     let (first, last) = *c.commits.last().unwrap();
     for (i, f) in [first, last].into_iter().enumerate() {
         let ctx = format!("flipped salt of frame {f}");
-        let p = c.copy_with(&format!("salt{i}.db"), |wal| {
-            wal[frame_offset(f) + 9] ^= 0x01
-        });
+        let p = c.copy_with(&format!("salt{i}.db"), |wal| wal[frame_offset(f) + 9] ^= 0x01);
         let (db, info) = open_and_verify(&p, &c.models[survivors], survivors, &ctx);
         assert!(info.bytes_discarded > 0, "{ctx}: {info:?}");
         commit_after_recovery(db, &p, c.models[survivors].clone(), &ctx);

@@ -9,8 +9,7 @@ fn put_get_reopen() {
         db.put(b"k", b"v").unwrap();
         let mut tx = db.begin_write().unwrap();
         for i in 0..20_000u32 {
-            tx.put(format!("key{i:08}").as_bytes(), &[b'x'; 100])
-                .unwrap();
+            tx.put(format!("key{i:08}").as_bytes(), &[b'x'; 100]).unwrap();
         }
         tx.commit().unwrap();
         assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
@@ -18,10 +17,7 @@ fn put_get_reopen() {
         assert!(r.is_ok(), "{r}");
         db.close().unwrap();
     }
-    let db = Options::new()
-        .synchronous(Synchronous::Normal)
-        .open(&path)
-        .unwrap();
+    let db = Options::new().synchronous(Synchronous::Normal).open(&path).unwrap();
     assert_eq!(db.get(b"key00012345").unwrap().unwrap(), vec![b'x'; 100]);
     let rx = db.begin_read().unwrap();
     assert_eq!(rx.range(..).unwrap().count(), 20_001);

@@ -38,10 +38,7 @@ fn random_commit(db: &Database, rng: &mut Rng, model: &mut Tables, n: u64) {
     let table = ["t-one", "t-two"][rng.below(2) as usize];
     let k = n.to_be_bytes().to_vec();
     tx.table(table).unwrap().put(&k, b"x").unwrap();
-    model
-        .entry(Some(table.to_string()))
-        .or_default()
-        .insert(k, b"x".to_vec());
+    model.entry(Some(table.to_string())).or_default().insert(k, b"x".to_vec());
     tx.commit().unwrap();
 }
 
@@ -101,11 +98,7 @@ fn reader_sees_no_commit_made_after_it_began() {
     // Every commit happened and checkpoints ran, yet the old reader is unchanged.
     db.checkpoint(CheckpointMode::Passive).unwrap();
     assert_eq!(rx.txn_id(), txn_id);
-    assert_eq!(
-        snapshot_of(&rx),
-        scan,
-        "reader's scan changed after the commits"
-    );
+    assert_eq!(snapshot_of(&rx), scan, "reader's scan changed after the commits");
     assert_matches(&rx, &before, "old reader after all commits");
     let stats = db.stats().unwrap();
     assert!(stats.checkpoint_count > 0, "no checkpoint ran: {stats:?}");
@@ -188,34 +181,17 @@ fn verify_bank_snapshot(rx: &ReadTxn<'_>, seen: u64, ctx: &str) -> u64 {
     let accounts = collect(rx.prefix(b"acct").unwrap(), ctx);
     assert_eq!(accounts.len() as u64, ACCOUNTS, "{ctx}: account count");
     let sum: u64 = accounts.iter().map(|(_, v)| balance(v)).sum();
-    assert_eq!(
-        sum,
-        ACCOUNTS * START_BALANCE,
-        "{ctx}: balances do not add up"
-    );
+    assert_eq!(sum, ACCOUNTS * START_BALANCE, "{ctx}: balances do not add up");
     let counter = balance(&rx.get(b"counter").unwrap().expect("counter"));
-    assert!(
-        counter >= seen,
-        "{ctx}: counter went back from {seen} to {counter}"
-    );
+    assert!(counter >= seen, "{ctx}: counter went back from {seen} to {counter}");
     let history = rx.table("history").map(|t| t.len()).unwrap_or(0);
-    assert_eq!(
-        history, counter,
-        "{ctx}: history table disagrees with counter"
-    );
+    assert_eq!(history, counter, "{ctx}: history table disagrees with counter");
     // Point reads agree with the scan, and the snapshot does not move while we look.
     for (k, v) in accounts.iter().step_by(9) {
-        assert_eq!(
-            rx.get(k).unwrap().as_deref(),
-            Some(&v[..]),
-            "{ctx}: get vs scan"
-        );
+        assert_eq!(rx.get(k).unwrap().as_deref(), Some(&v[..]), "{ctx}: get vs scan");
     }
     let rev: Vec<_> = collect(rx.prefix(b"acct").unwrap().rev(), ctx);
-    assert!(
-        rev.iter().rev().eq(accounts.iter()),
-        "{ctx}: reverse scan differs"
-    );
+    assert!(rev.iter().rev().eq(accounts.iter()), "{ctx}: reverse scan differs");
     counter
 }
 
@@ -223,10 +199,7 @@ fn verify_bank_snapshot(rx: &ReadTxn<'_>, seen: u64, ctx: &str) -> u64 {
 fn concurrent_readers_always_see_a_consistent_total() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bank.db");
-    let db = options()
-        .synchronous(Synchronous::Full)
-        .open(&path)
-        .unwrap();
+    let db = options().synchronous(Synchronous::Full).open(&path).unwrap();
     {
         let mut tx = db.begin_write().unwrap();
         for i in 0..ACCOUNTS {
@@ -235,8 +208,7 @@ fn concurrent_readers_always_see_a_consistent_total() {
         tx.put(b"counter", &0u64.to_le_bytes()).unwrap();
         // Padding so the tree has several levels and checkpoints move many pages.
         for i in 0..3000u32 {
-            tx.put(format!("pad{i:05}").as_bytes(), &[b'p'; 200])
-                .unwrap();
+            tx.put(format!("pad{i:05}").as_bytes(), &[b'p'; 200]).unwrap();
         }
         tx.commit().unwrap();
     }
@@ -301,11 +273,7 @@ fn concurrent_readers_always_see_a_consistent_total() {
         s.spawn(move || {
             let mut n = 0u64;
             while writers_left.load(Ordering::Acquire) > 0 {
-                let mode = if n % 10 == 9 {
-                    CheckpointMode::Full
-                } else {
-                    CheckpointMode::Passive
-                };
+                let mode = if n % 10 == 9 { CheckpointMode::Full } else { CheckpointMode::Passive };
                 db.checkpoint(mode).unwrap();
                 n += 1;
                 std::thread::sleep(Duration::from_millis(3));
@@ -321,20 +289,14 @@ fn concurrent_readers_always_see_a_consistent_total() {
     assert!(snapshots.load(Ordering::Relaxed) > 0);
     assert!(stats.checkpoint_count > 0, "{stats:?}");
     let rx = db.begin_read().unwrap();
-    assert_eq!(
-        verify_bank_snapshot(&rx, 0, "final"),
-        WRITERS * TRANSFERS_EACH
-    );
+    assert_eq!(verify_bank_snapshot(&rx, 0, "final"), WRITERS * TRANSFERS_EACH);
     drop(rx);
     assert_check_ok(&db, "final");
     db.close().unwrap();
 
     let db = Database::open(&path).unwrap();
     let rx = db.begin_read().unwrap();
-    assert_eq!(
-        verify_bank_snapshot(&rx, 0, "after reopen"),
-        WRITERS * TRANSFERS_EACH
-    );
+    assert_eq!(verify_bank_snapshot(&rx, 0, "after reopen"), WRITERS * TRANSFERS_EACH);
     drop(rx);
     assert_check_ok(&db, "after reopen");
 }

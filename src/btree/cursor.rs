@@ -24,12 +24,7 @@ pub struct Cursor<'a, S: PageSource + ?Sized> {
 impl<'a, S: PageSource + ?Sized> Cursor<'a, S> {
     /// An unpositioned cursor over the tree at `root`.
     pub fn new(src: &'a S, root: u32) -> Self {
-        Cursor {
-            src,
-            root,
-            stack: Vec::new(),
-            leaf: None,
-        }
+        Cursor { src, root, stack: Vec::new(), leaf: None }
     }
 
     fn node(&self, pgno: u32) -> Result<Node<'a>> {
@@ -44,11 +39,7 @@ impl<'a, S: PageSource + ?Sized> Cursor<'a, S> {
             }
             let node = self.node(pgno)?;
             if node.is_leaf() {
-                let i = if leftmost {
-                    0
-                } else {
-                    node.len().wrapping_sub(1)
-                };
+                let i = if leftmost { 0 } else { node.len().wrapping_sub(1) };
                 self.leaf = Some((node, i));
                 return Ok(());
             }
@@ -72,11 +63,7 @@ impl<'a, S: PageSource + ?Sized> Cursor<'a, S> {
         self.descend_to(key)?;
         if let Some((leaf, i)) = &mut self.leaf {
             let (idx, eq) = leaf.search(key)?;
-            *i = if eq && matches!(bound, Bound::Excluded(_)) {
-                idx + 1
-            } else {
-                idx
-            };
+            *i = if eq && matches!(bound, Bound::Excluded(_)) { idx + 1 } else { idx };
             if *i >= leaf.len() {
                 self.next_leaf()?;
             }
@@ -101,11 +88,7 @@ impl<'a, S: PageSource + ?Sized> Cursor<'a, S> {
         self.descend_to(key)?;
         if let Some((leaf, i)) = &mut self.leaf {
             let (idx, eq) = leaf.search(key)?;
-            let past = if eq && matches!(bound, Bound::Included(_)) {
-                idx + 1
-            } else {
-                idx
-            };
+            let past = if eq && matches!(bound, Bound::Included(_)) { idx + 1 } else { idx };
             if past == 0 {
                 return self.prev_leaf();
             }
@@ -293,9 +276,7 @@ impl<'a, S: PageSource + ?Sized> Range<'a, S> {
             return Ok(None);
         }
         if self.front_last.is_some_and(|f| k <= f) {
-            return Err(Error::corrupt(
-                "keys out of order during a scan (damaged tree)",
-            ));
+            return Err(Error::corrupt("keys out of order during a scan (damaged tree)"));
         }
         self.front_last = Some(k);
         Ok(Some((k, load_value(self.src, v)?)))
@@ -320,9 +301,7 @@ impl<'a, S: PageSource + ?Sized> Range<'a, S> {
             return Ok(None);
         }
         if self.back_last.is_some_and(|b| k >= b) {
-            return Err(Error::corrupt(
-                "keys out of order during a reverse scan (damaged tree)",
-            ));
+            return Err(Error::corrupt("keys out of order during a reverse scan (damaged tree)"));
         }
         self.back_last = Some(k);
         Ok(Some((k, load_value(self.src, v)?)))

@@ -72,11 +72,7 @@ fn rebalance<S: PageStore>(
         }
         all.extend(rcells);
         let total: usize = sizes(&all).iter().sum();
-        let kind = if is_leaf {
-            PageType::Leaf
-        } else {
-            PageType::Branch
-        };
+        let kind = if is_leaf { PageType::Leaf } else { PageType::Branch };
         if total <= body {
             write_node(store, lpg, kind, lchild0, &all)?;
             store.free(rpg)?;
@@ -90,15 +86,10 @@ fn rebalance<S: PageStore>(
         }
         // Redistribute between the two siblings and replace their separator.
         let (new_sep, m) = if is_leaf {
-            let m = balanced_split(&sizes(&all), body, false)
-                .unwrap_or(all.len() / 2)
-                .max(1);
+            let m = balanced_split(&sizes(&all), body, false).unwrap_or(all.len() / 2).max(1);
             write_node(store, lpg, kind, 0, &all[..m])?;
             write_node(store, rpg, kind, 0, &all[m..])?;
-            (
-                shortest_separator(cell_key(&all[m - 1], true), cell_key(&all[m], true)),
-                m,
-            )
+            (shortest_separator(cell_key(&all[m - 1], true), cell_key(&all[m], true)), m)
         } else {
             let m = balanced_split(&sizes(&all), body, true).unwrap_or(all.len() / 2);
             let promoted_child = u32::from_le_bytes(all[m][2..6].try_into().expect("branch cell"));

@@ -30,14 +30,7 @@ pub fn put<S: PageStore>(
         encode_leaf_cell(&mut cell, key, LeafValue::Inline(value));
     } else {
         let first = overflow::write(store, value)?;
-        encode_leaf_cell(
-            &mut cell,
-            key,
-            LeafValue::Overflow {
-                first,
-                len: value.len() as u32,
-            },
-        );
+        encode_leaf_cell(&mut cell, key, LeafValue::Overflow { first, len: value.len() as u32 });
     }
     // Each round either places the cell or splits a leaf in two without it; the second case
     // only arises with cells near half a page and always makes room for the next round.
@@ -87,9 +80,7 @@ fn is_right_edge<S: PageStore>(store: &S, path: &Path) -> Result<bool> {
 /// Copies out the cells of node `pgno`.
 pub(crate) fn cells_of<S: PageStore>(store: &S, pgno: u32) -> Result<(Vec<Vec<u8>>, u32)> {
     let node = Node::new(store.page(pgno)?, pgno)?;
-    let cells = (0..node.len())
-        .map(|i| node.cell(i).map(<[u8]>::to_vec))
-        .collect::<Result<_>>()?;
+    let cells = (0..node.len()).map(|i| node.cell(i).map(<[u8]>::to_vec)).collect::<Result<_>>()?;
     let child0 = if node.is_leaf() { 0 } else { node.child(0)? };
     Ok((cells, child0))
 }
@@ -125,11 +116,7 @@ pub(crate) fn balanced_split(sizes: &[usize], body: usize, promote: bool) -> Opt
     let mut left = 0usize;
     let mut best: Option<(usize, usize)> = None;
     for (m, &s) in sizes.iter().enumerate() {
-        let (l, r) = if promote {
-            (left, total - left - s)
-        } else {
-            (left, total - left)
-        };
+        let (l, r) = if promote { (left, total - left - s) } else { (left, total - left) };
         let valid_shape = if promote { true } else { m > 0 };
         if valid_shape && l <= body && r <= body {
             let diff = l.abs_diff(r);
@@ -164,9 +151,7 @@ fn split_leaf<S: PageStore>(
         (m, true)
     } else {
         cells.remove(idx);
-        let m = balanced_split(&sizes(&cells), body, false)
-            .unwrap_or(cells.len() / 2)
-            .max(1);
+        let m = balanced_split(&sizes(&cells), body, false).unwrap_or(cells.len() / 2).max(1);
         (m, false)
     };
     let right = store.alloc()?;
@@ -248,12 +233,6 @@ pub(crate) fn insert_branch_cell<S: PageStore>(
     let promoted_key = cell_key(&cells[m], false).to_vec();
     let promoted_child = u32::from_le_bytes(cells[m][2..6].try_into().expect("branch cell header"));
     write_node(store, pgno, PageType::Branch, child0, &cells[..m])?;
-    write_node(
-        store,
-        right,
-        PageType::Branch,
-        promoted_child,
-        &cells[m + 1..],
-    )?;
+    write_node(store, right, PageType::Branch, promoted_child, &cells[m + 1..])?;
     insert_into_parent(store, desc, above, pgno, &promoted_key, right, append)
 }

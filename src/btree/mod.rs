@@ -39,6 +39,11 @@ pub trait PageStore: PageSource {
     fn alloc(&mut self) -> Result<u32>;
     /// Returns `pgno` to the free list.
     fn free(&mut self, pgno: u32) -> Result<()>;
+    /// Gives the store a chance to move pages out of memory (a write transaction spills
+    /// to the WAL); called between page writes of long operations.
+    fn spill_if_needed(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The shortest key `s` with `left < s <= right` (a prefix of `right`), used as a separator

@@ -39,11 +39,7 @@ pub struct Node<'a> {
 impl<'a> Node<'a> {
     /// Checks the header of `page` (type, count and content start) and wraps it.
     pub fn new(page: &'a [u8], pgno: u32) -> Result<Self> {
-        let kind = match page
-            .get(PAGE_TYPE_OFFSET)
-            .copied()
-            .and_then(PageType::from_u8)
-        {
+        let kind = match page.get(PAGE_TYPE_OFFSET).copied().and_then(PageType::from_u8) {
             Some(k @ (PageType::Leaf | PageType::Branch)) => k,
             other => {
                 return Err(Error::corrupt(format!(
@@ -90,10 +86,7 @@ impl<'a> Node<'a> {
         // `new` checked that the whole slot array lies inside the page.
         let s = PAGE_HEADER_SIZE + i * SLOT_SIZE;
         let b = &self.page[s..s + SLOT_SIZE];
-        (
-            u16::from_le_bytes([b[0], b[1]]) as usize,
-            u32::from_be_bytes([b[2], b[3], b[4], b[5]]),
-        )
+        (u16::from_le_bytes([b[0], b[1]]) as usize, u32::from_be_bytes([b[2], b[3], b[4], b[5]]))
     }
 
     /// Offset and length of cell `i`, bounds-checked.
@@ -113,6 +106,11 @@ impl<'a> Node<'a> {
         };
         bytes_at(self.page, off, len)?;
         Ok((off, len))
+    }
+
+    /// The key prefix hint stored in slot `i`.
+    pub fn hint(&self, i: usize) -> u32 {
+        self.slot(i).1
     }
 
     /// The raw bytes of cell `i`.
@@ -142,10 +140,7 @@ impl<'a> Node<'a> {
         let vlen = u32_at(self.page, off + 3)?;
         let at = off + LEAF_CELL_HEADER + klen;
         if flags & LEAF_FLAG_OVERFLOW != 0 {
-            Ok(LeafValue::Overflow {
-                first: u32_at(self.page, at)?,
-                len: vlen,
-            })
+            Ok(LeafValue::Overflow { first: u32_at(self.page, at)?, len: vlen })
         } else {
             Ok(LeafValue::Inline(bytes_at(self.page, at, vlen as usize)?))
         }
@@ -283,33 +278,21 @@ impl<'a> NodeMut<'a> {
 
     /// A read view of the page.
     pub fn view(&self) -> Node<'_> {
-        Node {
-            page: self.page,
-            kind: self.kind(),
-            count: self.count(),
-        }
+        Node { page: self.page, kind: self.kind(), count: self.count() }
     }
 
     fn kind(&self) -> PageType {
-        if self.is_leaf() {
-            PageType::Leaf
-        } else {
-            PageType::Branch
-        }
+        if self.is_leaf() { PageType::Leaf } else { PageType::Branch }
     }
 
     fn count(&self) -> usize {
-        u16::from_le_bytes([
-            self.page[PAGE_COUNT_OFFSET],
-            self.page[PAGE_COUNT_OFFSET + 1],
-        ]) as usize
+        u16::from_le_bytes([self.page[PAGE_COUNT_OFFSET], self.page[PAGE_COUNT_OFFSET + 1]])
+            as usize
     }
 
     fn content(&self) -> usize {
         u32::from_le_bytes(
-            self.page[PAGE_CONTENT_OFFSET..PAGE_CONTENT_OFFSET + 4]
-                .try_into()
-                .unwrap(),
+            self.page[PAGE_CONTENT_OFFSET..PAGE_CONTENT_OFFSET + 4].try_into().unwrap(),
         ) as usize
     }
 
@@ -435,6 +418,19 @@ impl<'a> NodeMut<'a> {
         put_u32(self.page, PAGE_CONTENT_OFFSET, end as u32);
     }
 
+    /// Offset of leaf cell `i`'s value bytes (or of its overflow page number).
+    pub fn value_offset(&self, i: usize) -> usize {
+        let off = self.slot_off(i);
+        let klen = u16::from_le_bytes([self.page[off + 1], self.page[off + 2]]) as usize;
+        off + LEAF_CELL_HEADER + klen
+    }
+
+    /// Overwrites four bytes of leaf cell `i`'s value area at `at` (a page number).
+    pub fn set_value_u32(&mut self, i: usize, at: usize, v: u32) {
+        let off = self.value_offset(i) + at;
+        put_u32(self.page, off, v);
+    }
+
     /// Truncates to the first `keep` cells.
     pub fn truncate(&mut self, keep: usize) {
         while self.count() > keep {
@@ -453,9 +449,8 @@ mod tests {
         let mut page = vec![0u8; 4096];
         let mut node = NodeMut::init(&mut page, PageType::Leaf);
         let mut cell = Vec::new();
-        let keys: Vec<Vec<u8>> = (0..50u32)
-            .map(|i| format!("key{:04}", i * 7 % 50).into_bytes())
-            .collect();
+        let keys: Vec<Vec<u8>> =
+            (0..50u32).map(|i| format!("key{:04}", i * 7 % 50).into_bytes()).collect();
         for k in &keys {
             let (i, found) = node.view().search(k).unwrap();
             assert!(!found);

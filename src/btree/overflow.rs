@@ -14,26 +14,25 @@ pub fn pages_for(len: usize, page_size: usize) -> usize {
     len.div_ceil(overflow_capacity(page_size)).max(1)
 }
 
-/// Writes `value` into a new chain; returns its first page.
+/// Writes `value` into a new chain; returns its first page. Pages are allocated one ahead
+/// of the one being written, so a huge value never sits in memory all at once.
 pub fn write<S: PageStore>(store: &mut S, value: &[u8]) -> Result<u32> {
     let cap = overflow_capacity(store.page_size());
     let n = pages_for(value.len(), store.page_size());
-    let mut pages = Vec::with_capacity(n);
-    for _ in 0..n {
-        pages.push(store.alloc()?);
-    }
-    for (i, &p) in pages.iter().enumerate() {
-        let chunk = value
-            .get(i * cap..((i + 1) * cap).min(value.len()))
-            .unwrap_or(&[]);
-        let next = pages.get(i + 1).copied().unwrap_or(0);
-        let page = store.page_mut(p)?;
+    let first = store.alloc()?;
+    let mut cur = first;
+    for i in 0..n {
+        let chunk = value.get(i * cap..((i + 1) * cap).min(value.len())).unwrap_or(&[]);
+        let next = if i + 1 < n { store.alloc()? } else { 0 };
+        let page = store.page_mut(cur)?;
         page[PAGE_TYPE_OFFSET] = PageType::Overflow as u8;
         put_u32(page, PAGE_CONTENT_OFFSET, chunk.len() as u32);
         put_u32(page, PAGE_AUX_OFFSET, next);
         page[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
+        store.spill_if_needed()?;
+        cur = next;
     }
-    Ok(pages[0])
+    Ok(first)
 }
 
 /// Walks a chain of a `len`-byte value, handing each page's data to `f`; checks that the

@@ -30,9 +30,7 @@ pub fn descend<'a, S: PageSource + ?Sized>(
 
 #[cold]
 pub(crate) fn too_deep(root: u32) -> Error {
-    Error::corrupt(format!(
-        "tree under page {root} is deeper than {MAX_DEPTH} levels (a cycle?)"
-    ))
+    Error::corrupt(format!("tree under page {root} is deeper than {MAX_DEPTH} levels (a cycle?)"))
 }
 
 /// The value stored under `key`, if any.

@@ -52,10 +52,7 @@ pub struct TableDesc {
 impl TableDesc {
     /// Decodes a descriptor from its 16 bytes.
     pub fn decode(b: &[u8]) -> Result<Self> {
-        Ok(TableDesc {
-            root: u32_at(b, 0)?,
-            entries: u64_at(b, 8)?,
-        })
+        Ok(TableDesc { root: u32_at(b, 0)?, entries: u64_at(b, 8)? })
     }
 
     /// Encodes the descriptor.
@@ -147,9 +144,7 @@ impl Meta {
         }
         let page_size = u32_at(page, OFF_PAGE_SIZE)?;
         if !page_size_ok(page_size) {
-            return Err(Error::corrupt(format!(
-                "header names invalid page size {page_size}"
-            )));
+            return Err(Error::corrupt(format!("header names invalid page size {page_size}")));
         }
         let meta = Meta {
             page_size,
@@ -168,9 +163,7 @@ impl Meta {
     fn validate(&self) -> Result<()> {
         let pc = self.page_count;
         if pc == 0 || pc > MAX_PAGE_COUNT {
-            return Err(Error::corrupt(format!(
-                "header page count {pc} out of range"
-            )));
+            return Err(Error::corrupt(format!("header page count {pc} out of range")));
         }
         let in_range = |p: u32| p == 0 || p < pc;
         for (what, p) in [

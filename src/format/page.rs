@@ -85,7 +85,8 @@ pub const fn body_size(page_size: usize) -> usize {
 }
 
 /// The largest leaf cell stored inline; a value that would make the cell larger goes to an
-/// overflow chain. A quarter of the body keeps at least four entries in a leaf.
+/// overflow chain. A quarter of the body keeps at least four entries with small keys in a
+/// leaf (keys are always inline, so a leaf of near-maximal keys holds fewer).
 pub const fn max_inline_leaf_cell(page_size: usize) -> usize {
     body_size(page_size) / 4 - SLOT_SIZE
 }

@@ -84,15 +84,11 @@ impl WalHeader {
         }
         let version = u32_at(b, 8)?;
         if version != FORMAT_VERSION {
-            return Err(Error::corrupt(format!(
-                "WAL header: unsupported version {version}"
-            )));
+            return Err(Error::corrupt(format!("WAL header: unsupported version {version}")));
         }
         let page_size = u32_at(b, 12)?;
         if !page_size_ok(page_size) {
-            return Err(Error::corrupt(format!(
-                "WAL header: invalid page size {page_size}"
-            )));
+            return Err(Error::corrupt(format!("WAL header: invalid page size {page_size}")));
         }
         let h = WalHeader {
             page_size,
@@ -120,12 +116,7 @@ pub struct FrameHeader {
 impl FrameHeader {
     /// Builds the header for `page`, chaining from `seed`.
     pub fn seal(pgno: u32, commit: bool, salt: u64, seed: u32, page: &[u8]) -> Self {
-        let mut h = FrameHeader {
-            pgno,
-            commit,
-            salt,
-            crc: 0,
-        };
+        let mut h = FrameHeader { pgno, commit, salt, crc: 0 };
         let bytes = h.encode();
         h.crc = frame_crc(seed, &bytes[0..16], page);
         h

@@ -24,19 +24,7 @@ impl FileStorage {
     /// An anonymous file that lives in memory only.
     pub fn anonymous(name: &str) -> io::Result<Self> {
         let fd = rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC)?;
-        Ok(FileStorage {
-            file: File::from(fd),
-        })
-    }
-
-    /// Takes an exclusive advisory lock, failing at once if another handle holds one.
-    /// Returns `Ok(false)` when the file is locked elsewhere.
-    pub fn try_lock(&self) -> io::Result<bool> {
-        match rustix::fs::flock(self.file.as_fd(), FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(true),
-            Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        Ok(FileStorage { file: File::from(fd) })
     }
 
     /// The underlying file.
@@ -112,15 +100,21 @@ impl Storage for FileStorage {
     fn map(&self, len: u64) -> io::Result<Map> {
         Map::of_file(&self.file, len)
     }
+
+    /// An exclusive `flock`: it conflicts with every other open of the file, in this process
+    /// or another, and the kernel releases it when the file is closed or the process exits.
+    fn try_lock(&self) -> io::Result<bool> {
+        match rustix::fs::flock(self.file.as_fd(), FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(true),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Syncs a directory so that a file created, grown or removed in it survives power loss.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    let d = File::open(if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    })?;
+    let d = File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?;
     rustix::fs::fsync(d.as_fd())?;
     Ok(())
 }

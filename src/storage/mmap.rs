@@ -6,9 +6,11 @@
 //!
 //! Why this is sound:
 //! * The map is read-only (`PROT_READ`); folio never writes through it.
-//! * folio never truncates a file below the length of a map that is still alive
-//!   (truncation waits until no reader can hold an older map), so no access can fault with
-//!   SIGBUS. Every page access is bounds-checked against the map's length.
+//! * No access can fault with SIGBUS: every page access is bounds-checked against the map's
+//!   length, and a file is only shortened when no holder of an older, longer map can read
+//!   past the new end. The main file shrinks only once every live snapshot's pages lie below
+//!   the new end; the WAL is truncated only when no reader uses it (readers that do not use
+//!   the WAL still hold its map but never read through it).
 //! * The bytes under a slice can change only through `pwrite` by folio itself, and the WAL
 //!   protocol never writes a byte range that a live snapshot can read: new frames go past
 //!   every reader's mark, and a checkpoint only overwrites main-file pages whose old contents
@@ -39,8 +41,8 @@ impl Map {
         let len = usize::try_from(len)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
         // SAFETY: the mapping is read-only and shared. The caller passes a `len` no larger than
-        // the file's current length, and folio never shrinks a file below the length of a live
-        // map (see the module comment), so every byte of the mapping stays backed by the file.
+        // the file's current length, and no byte past a file's current length is ever read
+        // through a map (see the module comment), so no access faults.
         // Concurrent modification happens only through folio's own `pwrite`s to ranges no
         // holder of this map reads (the WAL protocol), so no reader observes a torn value.
         let mmap = unsafe { memmap2::MmapOptions::new().len(len).map(file)? };

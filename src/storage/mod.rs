@@ -13,10 +13,14 @@
 mod fence;
 mod file;
 pub mod mmap;
+pub mod sim;
+mod vfs;
 
 pub use fence::Fence;
 pub use file::{FileStorage, sync_dir};
 pub use mmap::Map;
+pub use sim::{Fault, SimVfs};
+pub use vfs::{OpenMode, OsVfs, Vfs, parent_dir};
 
 use std::io;
 
@@ -47,4 +51,9 @@ pub trait Storage: Send + Sync + 'static {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// A read-only map of the first `len` bytes (`len` must not exceed the current length).
     fn map(&self, len: u64) -> io::Result<Map>;
+    /// Takes an exclusive lock for this handle's lifetime; `Ok(false)` if another handle
+    /// holds it. Storage that cannot be shared needs no lock.
+    fn try_lock(&self) -> io::Result<bool> {
+        Ok(true)
+    }
 }

@@ -16,20 +16,14 @@ use crate::format::{MAX_KEY_LEN, MAX_TABLE_NAME_LEN, MAX_VALUE_LEN};
 
 pub(crate) fn check_key(key: &[u8]) -> Result<()> {
     if key.len() > MAX_KEY_LEN {
-        return Err(Error::KeyTooLarge {
-            len: key.len(),
-            max: MAX_KEY_LEN,
-        });
+        return Err(Error::KeyTooLarge { len: key.len(), max: MAX_KEY_LEN });
     }
     Ok(())
 }
 
 pub(crate) fn check_value(value: &[u8]) -> Result<()> {
     if value.len() > MAX_VALUE_LEN {
-        return Err(Error::ValueTooLarge {
-            len: value.len(),
-            max: MAX_VALUE_LEN,
-        });
+        return Err(Error::ValueTooLarge { len: value.len(), max: MAX_VALUE_LEN });
     }
     Ok(())
 }

@@ -27,12 +27,7 @@ impl<'db> ReadTxn<'db> {
     pub(crate) fn begin(shared: &'db Shared) -> Result<Self> {
         shared.fence.check()?;
         let (view, mark, uses_wal) = shared.register_reader();
-        Ok(ReadTxn {
-            shared,
-            view,
-            mark,
-            uses_wal,
-        })
+        Ok(ReadTxn { shared, view, mark, uses_wal })
     }
 
     /// The value under `key` in the default table.
@@ -44,23 +39,13 @@ impl<'db> ReadTxn<'db> {
     /// Entries of the default table with keys in `range`, in order (double-ended).
     pub fn range<'k, R: RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'_, View>> {
         let (s, e) = owned_bounds(&range);
-        Ok(Range::new(
-            &self.view,
-            self.view.meta.default_table.root,
-            s,
-            e,
-        ))
+        Ok(Range::new(&self.view, self.view.meta.default_table.root, s, e))
     }
 
     /// Entries of the default table whose keys start with `prefix`.
     pub fn prefix(&self, prefix: &[u8]) -> Result<Range<'_, View>> {
         let (s, e) = prefix_bounds(prefix);
-        Ok(Range::new(
-            &self.view,
-            self.view.meta.default_table.root,
-            s,
-            e,
-        ))
+        Ok(Range::new(&self.view, self.view.meta.default_table.root, s, e))
     }
 
     /// The named table; [`Error::TableNotFound`] if it does not exist in this snapshot.
@@ -68,23 +53,15 @@ impl<'db> ReadTxn<'db> {
         check_table_name(name)?;
         let desc = lookup_table(&self.view, self.view.meta.catalog.root, name)?
             .ok_or_else(|| Error::TableNotFound(name.to_string()))?;
-        Ok(Table {
-            src: &self.view,
-            desc,
-        })
+        Ok(Table { src: &self.view, desc })
     }
 
     /// Names of all named tables, in order.
     pub fn table_names(&self) -> Result<Vec<String>> {
         let root = self.view.meta.catalog.root;
-        Range::new(
-            &self.view,
-            root,
-            std::ops::Bound::Unbounded,
-            std::ops::Bound::Unbounded,
-        )
-        .map(|item| item.map(|(k, _)| String::from_utf8_lossy(k).into_owned()))
-        .collect()
+        Range::new(&self.view, root, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
+            .map(|item| item.map(|(k, _)| String::from_utf8_lossy(k).into_owned()))
+            .collect()
     }
 
     /// Entries in the default table in this snapshot.
@@ -126,8 +103,6 @@ pub(crate) fn lookup_table<S: crate::btree::PageSource + ?Sized>(
         {
             Ok(Some(TableDesc::decode(b)?))
         }
-        Some(_) => Err(Error::corrupt(format!(
-            "catalog entry for table {name:?} is malformed"
-        ))),
+        Some(_) => Err(Error::corrupt(format!("catalog entry for table {name:?} is malformed"))),
     }
 }

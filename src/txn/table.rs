@@ -62,7 +62,7 @@ pub struct TableMut<'t, 'db> {
     pub(crate) name: String,
 }
 
-impl TableMut<'_, '_> {
+impl<'db> TableMut<'_, 'db> {
     /// Inserts or replaces `key`.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
@@ -86,14 +86,14 @@ impl TableMut<'_, '_> {
     pub fn range<'k, R: RangeBounds<&'k [u8]>>(
         &self,
         range: R,
-    ) -> Result<Range<'_, crate::pager::TxnPages>> {
+    ) -> Result<Range<'_, crate::pager::TxnPages<'db>>> {
         let desc = self.tx.desc_view(Some(&self.name))?;
         let (s, e) = owned_bounds(&range);
         Ok(Range::new(self.tx.pages(), desc.root, s, e))
     }
 
     /// Entries whose keys start with `prefix`, as this transaction sees them.
-    pub fn prefix(&self, prefix: &[u8]) -> Result<Range<'_, crate::pager::TxnPages>> {
+    pub fn prefix(&self, prefix: &[u8]) -> Result<Range<'_, crate::pager::TxnPages<'db>>> {
         let desc = self.tx.desc_view(Some(&self.name))?;
         let (s, e) = prefix_bounds(prefix);
         Ok(Range::new(self.tx.pages(), desc.root, s, e))

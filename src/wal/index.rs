@@ -102,10 +102,7 @@ impl Default for WalIndex {
 impl WalIndex {
     /// An empty index.
     pub fn new() -> Self {
-        WalIndex {
-            segments: Arc::new(Vec::new()),
-            max_frame: 0,
-        }
+        WalIndex { segments: Arc::new(Vec::new()), max_frame: 0 }
     }
 
     /// The current segment list (to hand to readers).
@@ -120,18 +117,12 @@ impl WalIndex {
 
     /// Inserts frame `frame` (which must be `max_frame() + 1`) carrying `pgno`.
     pub fn append(&mut self, frame: u64, pgno: u32) {
-        debug_assert_eq!(
-            frame,
-            self.max_frame + 1,
-            "WAL index frames must be appended in order"
-        );
+        debug_assert_eq!(frame, self.max_frame + 1, "WAL index frames must be appended in order");
         let seg_no = ((frame - 1) / SEGMENT_FRAMES as u64) as usize;
         if seg_no >= self.segments.len() {
             // Publish a longer list; readers holding the old one never need the new segment.
             let mut list: Vec<Arc<Segment>> = self.segments.iter().cloned().collect();
-            list.push(Arc::new(Segment::new(
-                seg_no as u64 * SEGMENT_FRAMES as u64,
-            )));
+            list.push(Arc::new(Segment::new(seg_no as u64 * SEGMENT_FRAMES as u64)));
             self.segments = Arc::new(list);
         }
         let seg = &self.segments[seg_no];
@@ -153,10 +144,7 @@ pub fn lookup(segments: &[Arc<Segment>], pgno: u32, mark: u64) -> Option<u64> {
         return None;
     }
     let last = (((mark - 1) / SEGMENT_FRAMES as u64) as usize).min(segments.len().checked_sub(1)?);
-    segments[..=last]
-        .iter()
-        .rev()
-        .find_map(|seg| seg.lookup(pgno, mark))
+    segments[..=last].iter().rev().find_map(|seg| seg.lookup(pgno, mark))
 }
 
 /// Page carried by `frame` (which must be in the index).

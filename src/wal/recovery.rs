@@ -6,9 +6,19 @@
 //! commit frame is kept and indexed; frames after it are discarded and will be overwritten
 //! by the next commit. Nothing is written: recovery only rebuilds the in-memory index.
 //!
-//! A header that fails its checksum means the WAL holds nothing committed (a restart's
-//! header write was torn, and a restart only happens once every frame is in the main file),
-//! so it is treated as empty. A valid header for another database or page size is refused.
+//! An empty or all-zero header is an empty WAL (a crash right after the file was created or
+//! truncated). Any other header that does not validate is refused with `Error::Corrupt`:
+//! the header lies within one sector, which is written atomically, so it cannot be torn, and
+//! overwriting a WAL we cannot read could destroy commits. A valid header for another
+//! database or page size is refused as well.
+//!
+//! `bytes_discarded` counts the bytes after the last complete commit that were not replayed,
+//! up to the last non-zero byte of the file (zeros past it are preallocation). `tail_corrupt`
+//! is set when the scan stopped at a frame that carries this WAL's salt but fails its
+//! checksum or is cut short by the end of the file, at a commit frame whose header page is
+//! invalid, or when a zeroed header is followed by data. Commits leave a zeroed frame header
+//! after themselves whenever stale frames (a rolled-back spill) lie beyond, so a clean end
+//! is never mistaken for damage.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +28,7 @@ use super::writer::WalWriter;
 use crate::error::{Error, Result};
 use crate::format::checksum::page_crc_ok;
 use crate::format::wal::{
-    FRAME_HEADER_SIZE, FrameHeader, WAL_HEADER_SIZE, WalHeader, frame_offset, frame_size,
+    FRAME_HEADER_SIZE, FrameHeader, WAL_HEADER_SIZE, WalHeader, frame_offset,
 };
 use crate::format::{MAX_PAGE_COUNT, Meta};
 use crate::storage::Storage;
@@ -68,21 +78,20 @@ pub fn recover(
 
     let header = match WalHeader::decode(bytes) {
         Ok((h, crc)) => Some((h, crc)),
-        Err(_) => {
+        Err(_) if bytes.iter().take(WAL_HEADER_SIZE).all(|&b| b == 0) => {
             info.bytes_discarded = nonzero_extent(bytes, 0);
             info.tail_corrupt = info.bytes_discarded > 0;
             None
+        }
+        Err(e) => {
+            return Err(Error::corrupt(format!("WAL {}: {e}", path.display())));
         }
     };
     let Some((header, header_crc)) = header else {
         drop(map);
         let writer = WalWriter::new(storage, path.into(), fresh, false, 0, None, WalIndex::new())
             .map_err(io_err)?;
-        return Ok(Recovered {
-            writer,
-            meta: None,
-            info,
-        });
+        return Ok(Recovered { writer, meta: None, info });
     };
     if header.page_size != main_meta.page_size {
         return Err(Error::corrupt(format!(
@@ -110,7 +119,7 @@ pub fn recover(
     loop {
         let off = frame_offset(frame, header.page_size) as usize;
         let Some(raw) = bytes.get(off..off + FRAME_HEADER_SIZE + ps) else {
-            if nonzero_extent(bytes, off) > 0 {
+            if bytes.get(off..).is_some_and(|tail| tail.iter().any(|&b| b != 0)) {
                 info.tail_corrupt = true; // a partial frame at the end of the file
             }
             break;
@@ -150,33 +159,18 @@ pub fn recover(
     }
     let committed_end = frame_offset(commit_frame + 1, header.page_size) as usize;
     info.bytes_discarded = nonzero_extent(bytes, committed_end);
-    debug_assert_eq!(
-        frame_size(header.page_size) as usize,
-        FRAME_HEADER_SIZE + ps
-    );
     drop(map);
 
-    let writer = WalWriter::new(
-        storage,
-        path.into(),
-        header,
-        true,
-        commit_frame,
-        Some(commit_chain),
-        index,
-    )
-    .map_err(io_err)?;
-    let _ = WAL_HEADER_SIZE;
+    let writer =
+        WalWriter::new(storage, path.into(), header, true, commit_frame, Some(commit_chain), index)
+            .map_err(io_err)?;
     Ok(Recovered { writer, meta, info })
 }
 
 /// Bytes from `from` to the last non-zero byte (0 if all zero or `from` is past the end).
 fn nonzero_extent(bytes: &[u8], from: usize) -> u64 {
     match bytes.get(from..) {
-        Some(tail) => tail
-            .iter()
-            .rposition(|&b| b != 0)
-            .map_or(0, |p| p as u64 + 1),
+        Some(tail) => tail.iter().rposition(|&b| b != 0).map_or(0, |p| p as u64 + 1),
         None => 0,
     }
 }

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::index::WalIndex;
-use crate::format::wal::{FrameHeader, WalHeader, frame_offset, frame_size};
+use crate::format::wal::{
+    FRAME_HEADER_SIZE, FrameHeader, WAL_HEADER_SIZE, WalHeader, frame_offset, frame_size,
+};
 use crate::storage::{Map, Storage};
 
 /// Smallest step by which the WAL file is grown ahead of need.
@@ -31,6 +33,8 @@ pub struct WalWriter {
     commit_frame: u64,
     commit_chain: u32,
     capacity: u64,
+    /// One past the furthest frame slot holding bytes (from any generation or a rollback).
+    high_water: u64,
     map: Arc<Map>,
     /// Index of the committed frames of this generation.
     pub index: WalIndex,
@@ -72,6 +76,9 @@ impl WalWriter {
             next_frame: commit_frame + 1,
             commit_frame,
             commit_chain: chain,
+            high_water: capacity.saturating_sub(WAL_HEADER_SIZE as u64)
+                / frame_size(header.page_size)
+                + 1,
             capacity,
             map,
             index,
@@ -122,11 +129,7 @@ impl WalWriter {
     pub fn append(&mut self, frames: &[(u32, &[u8])], commit: bool) -> io::Result<Appended> {
         debug_assert!(!frames.is_empty());
         let first = self.next_frame;
-        let start = if self.header_written {
-            frame_offset(first, self.page_size)
-        } else {
-            0
-        };
+        let start = if self.header_written { frame_offset(first, self.page_size) } else { 0 };
         let end = frame_offset(first + frames.len() as u64, self.page_size);
         let remapped = self.reserve(end)?;
 
@@ -140,7 +143,7 @@ impl WalWriter {
             chain = fh.crc;
             headers.push(fh.encode());
         }
-        let mut bufs: Vec<&[u8]> = Vec::with_capacity(frames.len() * 2 + 1);
+        let mut bufs: Vec<&[u8]> = Vec::with_capacity(frames.len() * 2 + 2);
         if !self.header_written {
             bufs.push(&hdr_bytes);
         }
@@ -148,7 +151,15 @@ impl WalWriter {
             bufs.push(h);
             bufs.push(page);
         }
+        // Stale frames (a rolled-back spill, an earlier generation) may lie past a commit:
+        // a zeroed frame header right after it marks the clean end for recovery.
+        let end_frame = first + frames.len() as u64;
+        let marker = [0u8; FRAME_HEADER_SIZE];
+        if commit && self.high_water > end_frame {
+            bufs.push(&marker);
+        }
         self.storage.write_all_vectored_at(&bufs, start)?;
+        self.high_water = self.high_water.max(end_frame);
 
         self.header_written = true;
         self.chain = chain;
@@ -167,9 +178,7 @@ impl WalWriter {
             return Ok(false);
         }
         let step = (self.capacity / 2).max(GROW_MIN_BYTES);
-        let new_cap = end
-            .max(self.capacity + step)
-            .next_multiple_of(frame_size(self.page_size));
+        let new_cap = end.max(self.capacity + step).next_multiple_of(frame_size(self.page_size));
         self.storage.set_len(new_cap)?;
         self.map = Arc::new(self.storage.map(new_cap)?);
         self.capacity = new_cap;
@@ -198,11 +207,23 @@ impl WalWriter {
         self.check_invariants();
     }
 
+    /// Binds the WAL to another database id (after `compact` replaced the main file). Only
+    /// valid right after a restart, before anything is written.
+    pub fn set_db_id(&mut self, db_id: u64) {
+        debug_assert!(!self.header_written);
+        self.header.db_id = db_id;
+        let (_, crc) = self.header.encode();
+        self.header_crc = crc;
+        self.chain = crc;
+        self.commit_chain = crc;
+    }
+
     /// Truncates the file to zero bytes (after a restart, when nothing is written yet).
     pub fn truncate(&mut self) -> io::Result<()> {
         debug_assert!(!self.header_written && self.next_frame == 1);
         self.storage.set_len(0)?;
         self.capacity = 0;
+        self.high_water = 1;
         self.map = Arc::new(Map::empty());
         Ok(())
     }

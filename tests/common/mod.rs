@@ -87,9 +87,7 @@ pub fn copy_db(src: &Path, dst: &Path) {
 
 /// Asserts that `check()` reports no problem.
 pub fn assert_check_ok(db: &Database, ctx: &str) {
-    let report = db
-        .check()
-        .unwrap_or_else(|e| panic!("{ctx}: check() failed: {e}"));
+    let report = db.check().unwrap_or_else(|e| panic!("{ctx}: check() failed: {e}"));
     assert!(report.is_ok(), "{ctx}: check() found problems:\n{report}");
 }
 
@@ -125,9 +123,7 @@ pub fn model_range(
     if empty {
         return Vec::new();
     }
-    m.range::<Vec<u8>, _>((lo.clone(), hi.clone()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    m.range::<Vec<u8>, _>((lo.clone(), hi.clone())).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// The model's entries whose key starts with `prefix`.
@@ -140,11 +136,8 @@ pub fn model_prefix(m: &BTreeMap<Vec<u8>, Vec<u8>>, prefix: &[u8]) -> Vec<(Vec<u
 
 /// Short, printable description of a list of entries for assertion messages.
 pub fn describe(entries: &[(Vec<u8>, Vec<u8>)]) -> String {
-    let keys: Vec<String> = entries
-        .iter()
-        .take(8)
-        .map(|(k, v)| format!("{}={}B", hex(k, 12), v.len()))
-        .collect();
+    let keys: Vec<String> =
+        entries.iter().take(8).map(|(k, v)| format!("{}={}B", hex(k, 12), v.len())).collect();
     format!(
         "{} entries [{}{}]",
         entries.len(),
@@ -166,9 +159,7 @@ pub fn hex(b: &[u8], max: usize) -> String {
 /// reverse scans of every table, table names, and entry counts.
 pub fn assert_matches(rx: &ReadTxn<'_>, model: &Tables, ctx: &str) {
     let names: Vec<String> = model.keys().flatten().cloned().collect();
-    let got_names = rx
-        .table_names()
-        .unwrap_or_else(|e| panic!("{ctx}: table_names: {e}"));
+    let got_names = rx.table_names().unwrap_or_else(|e| panic!("{ctx}: table_names: {e}"));
     assert_eq!(got_names, names, "{ctx}: table names differ");
     for (name, m) in model {
         let want: Vec<(Vec<u8>, Vec<u8>)> = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -179,9 +170,7 @@ pub fn assert_matches(rx: &ReadTxn<'_>, model: &Tables, ctx: &str) {
                 rx.len(),
             ),
             Some(n) => {
-                let t = rx
-                    .table(n)
-                    .unwrap_or_else(|e| panic!("{ctx}: table {n:?}: {e}"));
+                let t = rx.table(n).unwrap_or_else(|e| panic!("{ctx}: table {n:?}: {e}"));
                 (
                     collect(t.range(..).unwrap(), ctx),
                     collect(t.range(..).unwrap().rev(), ctx),
@@ -203,10 +192,6 @@ pub fn assert_matches(rx: &ReadTxn<'_>, model: &Tables, ctx: &str) {
             describe(&rev_sorted),
             describe(&want)
         );
-        assert_eq!(
-            len,
-            want.len() as u64,
-            "{ctx}: entry count of table {name:?}"
-        );
+        assert_eq!(len, want.len() as u64, "{ctx}: entry count of table {name:?}");
     }
 }

@@ -1,0 +1,363 @@
+//! Compact: rebuild the database into a fresh, fully packed file and swap it in atomically.
+//!
+//! Procedure (every step is crash-safe, leaving the old or the new database, never neither):
+//! 1. Block writers, wait for readers, and checkpoint everything; sync the main file.
+//! 2. Stream every table in key order into `<path>-compact` with a bulk builder that fills
+//!    each leaf and branch completely, pages numbered in the order they are written; write
+//!    the header last (with a new database id) and sync.
+//! 3. Reset the WAL to zero bytes and sync it: the old file alone is now the whole database.
+//! 4. Lock the new file, rename it over the old one, sync the directory.
+//! 5. Switch the handle to the new file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::btree::cursor::Range;
+use crate::btree::node::{
+    LeafValue, NodeMut, encode_branch_cell, encode_leaf_cell, leaf_cell_size,
+};
+use crate::btree::{PageSource, shortest_separator};
+use crate::db::{Shared, Snapshot};
+use crate::error::{Error, Result};
+use crate::format::checksum::seal_page;
+use crate::format::page::{
+    PAGE_AUX_OFFSET, PAGE_CONTENT_OFFSET, PAGE_HEADER_SIZE, PAGE_TYPE_OFFSET, PageType,
+    max_inline_leaf_cell, overflow_capacity,
+};
+use crate::format::{Meta, TableDesc, put_u32};
+use crate::pager::View;
+use crate::storage::{Map, OpenMode, Storage, parent_dir};
+
+/// How long compact waits for readers and the writer before giving up.
+const WAIT: Duration = Duration::from_secs(10);
+/// Pages buffered before a write to the new file.
+const WRITE_BATCH: usize = 256;
+
+/// Writes pages of a new file strictly in page order.
+pub(crate) struct PageWriter<'a> {
+    out: &'a dyn Storage,
+    page_size: usize,
+    next: u32,
+    buf: Vec<Box<[u8]>>,
+    first_buffered: u32,
+}
+
+impl<'a> PageWriter<'a> {
+    pub(crate) fn new(out: &'a dyn Storage, page_size: usize) -> Self {
+        PageWriter { out, page_size, next: 1, buf: Vec::new(), first_buffered: 1 }
+    }
+
+    fn push(&mut self, mut page: Box<[u8]>) -> Result<u32> {
+        seal_page(&mut page);
+        let pgno = self.next;
+        self.next += 1;
+        self.buf.push(page);
+        if self.buf.len() >= WRITE_BATCH {
+            self.flush()?;
+        }
+        Ok(pgno)
+    }
+
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let bufs: Vec<&[u8]> = self.buf.iter().map(|b| &b[..]).collect();
+        let off = self.first_buffered as u64 * self.page_size as u64;
+        self.out.write_all_vectored_at(&bufs, off).map_err(|e| Error::io("compact output", e))?;
+        self.first_buffered += self.buf.len() as u32;
+        self.buf.clear();
+        Ok(())
+    }
+
+    pub(crate) fn page_count(&self) -> u32 {
+        self.next
+    }
+
+    fn blank(&self, kind: PageType) -> Box<[u8]> {
+        let mut p = vec![0u8; self.page_size].into_boxed_slice();
+        NodeMut::init(&mut p, kind);
+        p
+    }
+}
+
+/// One level of branches being filled.
+struct Level {
+    page: Box<[u8]>,
+    cells: usize,
+    /// The separator that will introduce this node to its parent (None for the first node).
+    promoted: Option<Vec<u8>>,
+}
+
+/// Builds one tree from entries given in ascending key order.
+pub(crate) struct TreeBuilder {
+    leaf: Option<Box<[u8]>>,
+    leaf_cells: usize,
+    leaf_promoted: Option<Vec<u8>>,
+    prev_key: Option<Vec<u8>>,
+    levels: Vec<Option<Level>>,
+    entries: u64,
+    cell: Vec<u8>,
+}
+
+impl TreeBuilder {
+    pub(crate) fn new() -> Self {
+        TreeBuilder {
+            leaf: None,
+            leaf_cells: 0,
+            leaf_promoted: None,
+            prev_key: None,
+            levels: Vec::new(),
+            entries: 0,
+            cell: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, w: &mut PageWriter<'_>, key: &[u8], value: &[u8]) -> Result<()> {
+        let ps = w.page_size;
+        let mut cell = std::mem::take(&mut self.cell);
+        if leaf_cell_size(key.len(), Some(value.len())) <= max_inline_leaf_cell(ps) {
+            encode_leaf_cell(&mut cell, key, LeafValue::Inline(value));
+        } else {
+            let first = write_chain(w, value)?;
+            encode_leaf_cell(
+                &mut cell,
+                key,
+                LeafValue::Overflow { first, len: value.len() as u32 },
+            );
+        }
+        let fits = match &mut self.leaf {
+            Some(page) => NodeMut::new(page).insert(self.leaf_cells, &cell),
+            None => false,
+        };
+        if !fits {
+            if let Some(page) = self.leaf.take() {
+                let promoted = self.leaf_promoted.take();
+                let pgno = w.push(page)?;
+                self.add_child(w, 0, promoted, pgno)?;
+                let prev = self.prev_key.as_deref().unwrap_or_default();
+                self.leaf_promoted = Some(shortest_separator(prev, key));
+            }
+            let mut page = w.blank(PageType::Leaf);
+            let ok = NodeMut::new(&mut page).insert(0, &cell);
+            debug_assert!(ok, "one cell always fits an empty leaf");
+            self.leaf = Some(page);
+            self.leaf_cells = 0;
+        }
+        self.leaf_cells += 1;
+        self.entries += 1;
+        self.prev_key = Some(key.to_vec());
+        self.cell = cell;
+        Ok(())
+    }
+
+    /// Adds `child` (introduced by `sep`) to branch level `level`.
+    fn add_child(
+        &mut self,
+        w: &mut PageWriter<'_>,
+        level: usize,
+        sep: Option<Vec<u8>>,
+        child: u32,
+    ) -> Result<()> {
+        if self.levels.len() <= level {
+            self.levels.push(None);
+        }
+        if let Some(node) = &mut self.levels[level] {
+            let key = sep.as_deref().unwrap_or_default();
+            let mut cell = Vec::with_capacity(key.len() + 6);
+            encode_branch_cell(&mut cell, key, child);
+            if NodeMut::new(&mut node.page).insert(node.cells, &cell) {
+                node.cells += 1;
+                return Ok(());
+            }
+            let full = self.levels[level].take().expect("checked above");
+            let pgno = w.push(full.page)?;
+            self.add_child(w, level + 1, full.promoted, pgno)?;
+        }
+        let mut page = w.blank(PageType::Branch);
+        NodeMut::new(&mut page).set_child0(child);
+        self.levels[level] = Some(Level { page, cells: 0, promoted: sep });
+        Ok(())
+    }
+
+    /// Writes what is left and returns the tree's descriptor.
+    pub(crate) fn finish(mut self, w: &mut PageWriter<'_>) -> Result<TableDesc> {
+        let Some(leaf) = self.leaf.take() else { return Ok(TableDesc::default()) };
+        let mut root = w.push(leaf)?;
+        if self.levels.is_empty() {
+            return Ok(TableDesc { root, entries: self.entries });
+        }
+        let promoted = self.leaf_promoted.take();
+        self.add_child(w, 0, promoted, root)?;
+        let mut level = 0;
+        while level < self.levels.len() {
+            let node = self.levels[level].take().expect("every level holds a node");
+            let top = level + 1 == self.levels.len();
+            if top && node.cells == 0 {
+                root = u32::from_le_bytes(
+                    node.page[PAGE_AUX_OFFSET..PAGE_AUX_OFFSET + 4].try_into().expect("4 bytes"),
+                );
+                break;
+            }
+            let pgno = w.push(node.page)?;
+            if top {
+                root = pgno;
+                break;
+            }
+            self.add_child(w, level + 1, node.promoted, pgno)?;
+            level += 1;
+        }
+        Ok(TableDesc { root, entries: self.entries })
+    }
+}
+
+fn write_chain(w: &mut PageWriter<'_>, value: &[u8]) -> Result<u32> {
+    let cap = overflow_capacity(w.page_size);
+    let chunks: Vec<&[u8]> = value.chunks(cap).collect();
+    let first = w.page_count();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut page = vec![0u8; w.page_size].into_boxed_slice();
+        page[PAGE_TYPE_OFFSET] = PageType::Overflow as u8;
+        put_u32(&mut page, PAGE_CONTENT_OFFSET, chunk.len() as u32);
+        let next = if i + 1 < chunks.len() { first + i as u32 + 1 } else { 0 };
+        put_u32(&mut page, PAGE_AUX_OFFSET, next);
+        page[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
+        w.push(page)?;
+    }
+    Ok(first)
+}
+
+/// Copies every table of `view` into `out` as a packed database; returns its header.
+pub(crate) fn build(view: &View, out: &dyn Storage, db_id: u64) -> Result<Meta> {
+    let ps = view.page_size;
+    out.set_len(0).map_err(|e| Error::io("compact output", e))?;
+    let mut w = PageWriter::new(out, ps);
+    let default_table = copy_tree(view, view.meta.default_table.root, &mut w)?;
+    let mut tables = Vec::new();
+    for item in full_range(view, view.meta.catalog.root) {
+        let (name, desc) = item?;
+        let desc = TableDesc::decode(&desc)?;
+        tables.push((name.to_vec(), copy_tree(view, desc.root, &mut w)?));
+    }
+    let mut cat = TreeBuilder::new();
+    for (name, desc) in &tables {
+        cat.add(&mut w, name, &desc.encode())?;
+    }
+    let catalog = cat.finish(&mut w)?;
+    w.flush()?;
+    let meta = Meta {
+        page_size: view.meta.page_size,
+        page_count: w.page_count(),
+        free_head: 0,
+        free_count: 0,
+        txn_id: view.meta.txn_id,
+        db_id,
+        default_table,
+        catalog,
+    };
+    let mut header = vec![0u8; ps];
+    meta.encode_into(&mut header);
+    seal_page(&mut header);
+    out.write_at(&header, 0).map_err(|e| Error::io("compact output", e))?;
+    out.sync().map_err(|e| Error::io("compact output", e))?;
+    Ok(meta)
+}
+
+fn full_range<S: PageSource>(src: &S, root: u32) -> Range<'_, S> {
+    Range::new(src, root, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
+}
+
+fn copy_tree(view: &View, root: u32, w: &mut PageWriter<'_>) -> Result<TableDesc> {
+    let mut b = TreeBuilder::new();
+    for item in full_range(view, root) {
+        let (k, v) = item?;
+        b.add(w, k, &v)?;
+    }
+    b.finish(w)
+}
+
+/// Runs compact on the database behind `s`.
+pub(crate) fn run(s: &Shared) -> Result<()> {
+    s.fence.check()?;
+    if s.read_only {
+        return Err(Error::ReadOnly);
+    }
+    let deadline = Instant::now() + WAIT;
+    let _ck = s.checkpoint_lock.lock();
+    let Some(mut w) = s.writer.try_lock_until(deadline) else {
+        return Err(Error::Busy("a write transaction is open".into()));
+    };
+    let target = w.seq;
+    crate::checkpoint::wait_until(s, deadline, |st| {
+        st.readers.is_empty() && st.snapshot.seq >= target
+    });
+    let main = s.main();
+    let view = {
+        let st = s.state.lock();
+        if !st.readers.is_empty() || st.snapshot.seq < target {
+            return Err(Error::Busy(
+                "read transactions or commits in flight did not finish".into(),
+            ));
+        }
+        View {
+            meta: w.meta,
+            page_size: s.page_size,
+            main: Arc::clone(&st.main_map),
+            wal: Arc::clone(w.wal.map()),
+            segments: w.wal.index.segments(),
+            wal_mark: w.seq - w.gen_base,
+        }
+    };
+    crate::checkpoint::backfill(s, w.seq)?;
+    if s.state.lock().nbackfill != w.seq {
+        return Err(Error::Busy("the WAL could not be fully checkpointed".into()));
+    }
+    main.sync().map_err(|e| s.fence_io(&s.path, "syncing", e))?;
+
+    let tmp = suffixed(&s.path, "-compact");
+    let vfs = &s.vfs;
+    if vfs.exists(&tmp).map_err(|e| Error::io(&tmp, e))? {
+        vfs.remove(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    let out = vfs.open(&tmp, OpenMode::ReadWrite).map_err(|e| Error::io(&tmp, e))?;
+    let new_meta = build(&view, &*out, crate::open::random_u64())?;
+    drop(view);
+
+    // From here the old file alone must be the whole database: empty the WAL.
+    Shared::restart_wal(&mut w, &mut s.state.lock());
+    w.wal.truncate().map_err(|e| s.fence_io(&s.wal_path, "truncating", e))?;
+    s.wal.sync().map_err(|e| s.fence_io(&s.wal_path, "syncing", e))?;
+    if !out.try_lock().map_err(|e| Error::io(&tmp, e))? {
+        return Err(Error::Locked(tmp));
+    }
+    vfs.rename(&tmp, &s.path).map_err(|e| s.fence_io(&s.path, "renaming over", e))?;
+    vfs.sync_dir(parent_dir(&s.path))
+        .map_err(|e| s.fence_io(&s.path, "syncing the directory of", e))?;
+
+    let len = out.len().map_err(|e| Error::io(&s.path, e))?;
+    let map = Arc::new(out.map(len).map_err(|e| Error::io(&s.path, e))?);
+    w.meta = new_meta;
+    w.wal.set_db_id(new_meta.db_id);
+    {
+        let mut st = s.state.lock();
+        st.snapshot = Arc::new(Snapshot {
+            meta: new_meta,
+            seq: w.seq,
+            gen_base: w.gen_base,
+            segments: w.wal.index.segments(),
+        });
+        st.main_map = map;
+        st.wal_map = Arc::new(Map::empty());
+        st.nbackfill = w.seq;
+    }
+    s.set_main(out);
+    Ok(())
+}
+
+/// `path` with `suffix` appended to its file name.
+pub(crate) fn suffixed(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}

@@ -1,0 +1,257 @@
+//! The write transaction's pages: its private copies, its spill to the WAL, and the frames
+//! its commit writes.
+//!
+//! A page is read from, in order: the dirty set (pages this transaction changed, in memory),
+//! the pages it spilled (frames written before commit), and the base view (the last commit).
+//! When the dirty set outgrows the cache budget, every dirty page is written to the WAL as a
+//! non-commit frame and dropped from memory, so a transaction larger than memory streams to
+//! disk. Spilled frames only become part of the database when the commit frame follows them;
+//! a rollback rewinds the WAL over them.
+//!
+//! The write lock is held from `begin` until the commit's frames are written (or rollback).
+
+use std::sync::Arc;
+
+use parking_lot::MutexGuard;
+
+use super::{PageMap, View, wal_frame_page};
+use crate::btree::{PageSource, PageStore};
+use crate::db::{Shared, Snapshot, Writer};
+use crate::error::{Error, Result};
+use crate::format::Meta;
+use crate::format::checksum::seal_page;
+use crate::freelist;
+use crate::storage::Map;
+
+/// The pages of the write transaction.
+pub struct TxnPages<'db> {
+    shared: &'db Shared,
+    guard: Option<MutexGuard<'db, Writer>>,
+    /// The committed state the transaction started from.
+    pub base: View,
+    /// The header as this transaction has changed it.
+    pub meta: Meta,
+    dirty: PageMap<Box<[u8]>>,
+    spilled: PageMap<u64>,
+    /// Frames this transaction spilled, in order: (local frame, page).
+    spill_log: Vec<(u64, u32)>,
+    /// Map of the WAL covering every spilled frame.
+    wal_map: Arc<Map>,
+    wal_prepared: bool,
+    /// Set when a write failed midway: the transaction's pages are no longer complete.
+    aborted: bool,
+}
+
+impl<'db> TxnPages<'db> {
+    /// Takes the write lock and starts from the last commit written.
+    pub(crate) fn begin(shared: &'db Shared) -> Result<Self> {
+        shared.fence.check()?;
+        if shared.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let guard = shared.writer.lock();
+        shared.fence.check()?;
+        let base = shared.writer_view(&guard);
+        Ok(TxnPages {
+            shared,
+            guard: Some(guard),
+            meta: base.meta,
+            wal_map: Arc::clone(&base.wal),
+            base,
+            dirty: PageMap::default(),
+            spilled: PageMap::default(),
+            spill_log: Vec::new(),
+            wal_prepared: false,
+            aborted: false,
+        })
+    }
+
+    fn writer(&mut self) -> &mut Writer {
+        self.guard.as_mut().expect("the write lock is held until commit")
+    }
+
+    /// Fails if the handle is fenced or an earlier write of this transaction failed.
+    pub(crate) fn usable(&self) -> Result<()> {
+        self.shared.fence.check()?;
+        if self.aborted {
+            return Err(Error::InvalidArgument(
+                "the transaction was aborted by an earlier failed write; roll it back".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the transaction changed anything.
+    pub fn is_dirty(&self) -> bool {
+        !self.dirty.is_empty() || !self.spill_log.is_empty()
+    }
+
+    /// Forgets a dirty copy (the page was freed and need not be written).
+    pub fn discard(&mut self, pgno: u32) {
+        self.dirty.remove(&pgno);
+    }
+
+    /// Installs a fresh zeroed page as dirty.
+    pub fn fresh(&mut self, pgno: u32) {
+        self.dirty.insert(pgno, vec![0u8; self.base.page_size].into_boxed_slice());
+    }
+
+    /// Takes the dirty pages out, sealed with their checksums and sorted by page number.
+    fn take_sealed(&mut self) -> Vec<(u32, Box<[u8]>)> {
+        let mut pages: Vec<_> = self.dirty.drain().collect();
+        pages.sort_unstable_by_key(|(p, _)| *p);
+        for (_, page) in pages.iter_mut() {
+            seal_page(page);
+        }
+        pages
+    }
+
+    /// Before the first frame of this transaction: restart the WAL from its beginning if
+    /// every frame in it is already in the main file and no reader still uses it.
+    fn prepare_wal(&mut self) {
+        if self.wal_prepared {
+            return;
+        }
+        self.wal_prepared = true;
+        let shared = self.shared;
+        if let Some(main) = shared.try_restart_wal(self.writer()) {
+            // Everything this transaction read from the WAL is now in the main file.
+            self.base.wal_mark = 0;
+            self.base.main = main;
+        }
+    }
+
+    /// Handles a failed WAL write: out of space fails only this transaction; anything else
+    /// fences the database.
+    fn write_failed(&mut self, e: std::io::Error) -> Error {
+        let w = self.writer();
+        w.wal.rewind();
+        let path = w.wal.path().clone();
+        if e.raw_os_error() != Some(rustix::io::Errno::NOSPC.raw_os_error()) {
+            self.shared.fence.trip(&format!("write to {} failed: {e}", path.display()));
+        }
+        self.spill_log.clear();
+        self.aborted = true;
+        Error::io(path, e)
+    }
+
+    /// Appends `frames` to the WAL; returns the first frame's number and whether the map grew.
+    fn append(&mut self, frames: &[(u32, Box<[u8]>)], commit: bool) -> Result<(u64, bool)> {
+        self.prepare_wal();
+        let refs: Vec<(u32, &[u8])> = frames.iter().map(|(p, b)| (*p, &b[..])).collect();
+        match self.writer().wal.append(&refs, commit) {
+            Ok(a) => Ok((a.first, a.remapped)),
+            Err(e) => Err(self.write_failed(e)),
+        }
+    }
+
+    /// Commits: writes every dirty page and the header as the commit frame, then hands over
+    /// to the database for durability and publication.
+    pub(crate) fn commit(mut self) -> Result<()> {
+        self.usable()?;
+        if !self.is_dirty() {
+            return Ok(()); // nothing changed: no frames, nothing to publish
+        }
+        self.meta.txn_id += 1;
+        let meta = self.meta;
+        self.dirty.remove(&0);
+        let mut header = vec![0u8; self.base.page_size].into_boxed_slice();
+        meta.encode_into(&mut header);
+        let mut frames = self.take_sealed();
+        seal_page(&mut header);
+        frames.push((0, header));
+        let (first, remapped) = self.append(&frames, true)?;
+        let spilled = std::mem::take(&mut self.spill_log);
+        let w = self.writer();
+        for (f, p) in spilled {
+            w.wal.index.append(f, p);
+        }
+        for (i, (p, _)) in frames.iter().enumerate() {
+            w.wal.index.append(first + i as u64, *p);
+        }
+        w.meta = meta;
+        w.seq = w.gen_base + w.wal.commit_frame();
+        let snapshot = Arc::new(Snapshot {
+            meta,
+            seq: w.seq,
+            gen_base: w.gen_base,
+            segments: w.wal.index.segments(),
+        });
+        let wal_map = Arc::clone(w.wal.map());
+        let guard = self.guard.take().expect("write lock held");
+        self.shared.finish_commit(guard, snapshot, wal_map, remapped)
+    }
+}
+
+impl PageSource for TxnPages<'_> {
+    #[inline]
+    fn page(&self, pgno: u32) -> Result<&[u8]> {
+        if let Some(p) = self.dirty.get(&pgno) {
+            return Ok(p);
+        }
+        if pgno >= self.meta.page_count {
+            return Err(Error::corrupt(format!(
+                "page {pgno} referenced beyond the page count {}",
+                self.meta.page_count
+            )));
+        }
+        if let Some(&f) = self.spilled.get(&pgno) {
+            return wal_frame_page(&self.wal_map, f, self.base.page_size);
+        }
+        self.base.page(pgno)
+    }
+
+    fn page_size(&self) -> usize {
+        self.base.page_size
+    }
+}
+
+impl PageStore for TxnPages<'_> {
+    fn page_mut(&mut self, pgno: u32) -> Result<&mut [u8]> {
+        if !self.dirty.contains_key(&pgno) {
+            let page = self.page(pgno)?;
+            // Tree pages are edited in place with raw offsets: check every cell once here so
+            // a damaged page is an error rather than a panic.
+            if let Ok(node) = crate::btree::Node::new(page, pgno) {
+                node.validate_cells(pgno)?;
+            }
+            let copy: Box<[u8]> = page.into();
+            self.dirty.insert(pgno, copy);
+        }
+        Ok(self.dirty.get_mut(&pgno).expect("inserted above"))
+    }
+
+    fn alloc(&mut self) -> Result<u32> {
+        freelist::alloc(self)
+    }
+
+    fn free(&mut self, pgno: u32) -> Result<()> {
+        freelist::free(self, pgno)
+    }
+
+    /// Spills every dirty page to the WAL once they exceed the cache budget.
+    fn spill_if_needed(&mut self) -> Result<()> {
+        if self.dirty.len() * self.base.page_size <= self.shared.opts.cache_size {
+            return Ok(());
+        }
+        self.usable()?;
+        self.dirty.remove(&0);
+        let frames = self.take_sealed();
+        let (first, _) = self.append(&frames, false)?;
+        for (i, (p, _)) in frames.iter().enumerate() {
+            let f = first + i as u64;
+            self.spilled.insert(*p, f);
+            self.spill_log.push((f, *p));
+        }
+        self.wal_map = Arc::clone(self.writer().wal.map());
+        Ok(())
+    }
+}
+
+impl Drop for TxnPages<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.guard.as_mut() {
+            w.wal.rewind();
+        }
+    }
+}
