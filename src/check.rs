@@ -303,15 +303,15 @@ pub fn check(view: &View) -> Result<CheckReport> {
         }
     }
     c.free_list(&meta);
-    let lost: Vec<usize> =
-        c.owner.iter().enumerate().filter(|(_, o)| **o == Owner::Unseen).map(|(i, _)| i).collect();
-    if !lost.is_empty() {
-        let shown: Vec<String> = lost.iter().take(10).map(|p| p.to_string()).collect();
+    let mut lost = c.owner.iter().enumerate().filter(|(_, o)| **o == Owner::Unseen);
+    let shown: Vec<String> = lost.by_ref().take(10).map(|(p, _)| p.to_string()).collect();
+    let more = lost.count();
+    if !shown.is_empty() {
         c.problem(format!(
             "{} page(s) are neither in use nor free (lost): {}{}",
-            lost.len(),
+            shown.len() + more,
             shown.join(", "),
-            if lost.len() > 10 { ", ..." } else { "" }
+            if more > 0 { ", ..." } else { "" }
         ));
     }
     Ok(c.report)

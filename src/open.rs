@@ -91,7 +91,25 @@ pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
         // A checkpoint tore page 0 and the WAL that would replace it is gone.
         return Err(Error::corrupt(format!("{}: page 0 fails its checksum", path.display())));
     }
-    Ok(Opened { main, meta: rec.meta.unwrap_or(meta), wal: rec.writer, recovery: rec.info })
+    let meta = rec.meta.unwrap_or(meta);
+    check_page_count(&main, path, &meta, rec.writer.commit_frame())?;
+    Ok(Opened { main, meta, wal: rec.writer, recovery: rec.info })
+}
+
+/// Every page of the database lives in the main file or in a WAL frame, so a header claiming
+/// more pages than both hold together is damage (and would make a checkpoint grow the file
+/// to the claimed size, or `check` size its tables by it).
+fn check_page_count(main: &Arc<dyn Storage>, path: &Path, meta: &Meta, frames: u64) -> Result<()> {
+    let main_pages = main.len().map_err(|e| Error::io(path, e))? / meta.page_size as u64;
+    if meta.page_count as u64 > main_pages + frames {
+        return Err(Error::corrupt(format!(
+            "{}: header claims {} pages but the main file holds {main_pages} and the WAL \
+             {frames} frames",
+            path.display(),
+            meta.page_count
+        )));
+    }
+    Ok(())
 }
 
 /// Opens a database that lives in anonymous memory.

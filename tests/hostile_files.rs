@@ -42,7 +42,7 @@ enum Outcome {
         reads_ok: bool,
     },
     /// Opened although its header claims far more pages than the main file and the WAL
-    /// hold (pinned by `bug_open_accepts_page_count_beyond_end_of_file`). `check()` and
+    /// hold (pinned by `regression_page_count_beyond_the_files_is_corrupt`). `check()` and
     /// writes are skipped: `check()` allocates memory per claimed page, and a write would
     /// grow the file to the claimed size.
     BogusPageCount(#[allow(dead_code)] u64),
@@ -129,9 +129,8 @@ where
 fn random_bytes_as_a_database_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     // Every size up to 100 bytes with a few seeds; page-sized files with many.
-    let mut cases: Vec<(u64, usize)> = (0..8)
-        .flat_map(|s| (0..=100).map(move |n| (s, n)))
-        .collect();
+    let mut cases: Vec<(u64, usize)> =
+        (0..8).flat_map(|s| (0..=100).map(move |n| (s, n))).collect();
     for seed in 0..60 {
         for size in [PAGE - 1, PAGE, PAGE + 1, 2 * PAGE, 3 * PAGE + 7, 16 * PAGE] {
             cases.push((seed, size));
@@ -235,10 +234,7 @@ fn random_wal_beside_a_valid_database_never_panics() {
         assert!(
             matches!(
                 outcome,
-                Outcome::Opened {
-                    check_ok: true,
-                    reads_ok: true
-                } | Outcome::OpenFailed(_)
+                Outcome::Opened { check_ok: true, reads_ok: true } | Outcome::OpenFailed(_)
             ),
             "{ctx}: {outcome:?}"
         );
@@ -253,18 +249,13 @@ fn populated(path: &Path) -> Database {
     let mut rng = Rng::new(77);
     let mut tx = db.begin_write().unwrap();
     for i in 0..3000u32 {
-        let v = if i % 97 == 0 {
-            rng.bytes(9000)
-        } else {
-            rng.bytes_between(0, 120)
-        };
+        let v = if i % 97 == 0 { rng.bytes(9000) } else { rng.bytes_between(0, 120) };
         tx.put(format!("key{i:05}").as_bytes(), &v).unwrap();
     }
     for t in ["t0", "t1"] {
         let mut tm = tx.table(t).unwrap();
         for i in 0..300u32 {
-            tm.put(format!("{t}-{i}").as_bytes(), &[i as u8; 40])
-                .unwrap();
+            tm.put(format!("{t}-{i}").as_bytes(), &[i as u8; 40]).unwrap();
         }
     }
     tx.commit().unwrap();
@@ -299,11 +290,7 @@ fn damaged_pages_with_valid_checksums_never_panic() {
         for _ in 0..rng.range(1, 3) {
             // Damage a page (the header page now and then), then reseal its checksum so the
             // damage is only visible to the structural checks.
-            let p = if rng.percent(10) {
-                0
-            } else {
-                rng.range(1, pages - 1)
-            };
+            let p = if rng.percent(10) { 0 } else { rng.range(1, pages - 1) };
             let page = &mut bytes[p * PAGE..(p + 1) * PAGE];
             for _ in 0..rng.range(1, 4) {
                 let at = if rng.percent(60) {
@@ -331,17 +318,12 @@ fn damaged_pages_with_valid_checksums_never_panic() {
         let outcome = guarded(20, &ctx, move || exercise(path));
         match outcome {
             Outcome::OpenFailed(_) => stats[0] += 1,
-            Outcome::Opened {
-                check_ok: true,
-                reads_ok,
-            } => {
+            Outcome::Opened { check_ok: true, reads_ok } => {
                 stats[1] += 1;
                 // A database check() calls clean must be fully readable.
                 assert!(reads_ok, "{ctx}: check() was clean but reads failed");
             }
-            Outcome::Opened {
-                check_ok: false, ..
-            } => stats[2] += 1,
+            Outcome::Opened { check_ok: false, .. } => stats[2] += 1,
             Outcome::BogusPageCount(_) => stats[3] += 1,
         }
     }
@@ -368,11 +350,7 @@ fn open_patched_header(
     std::fs::write(&path, &bytes).unwrap();
     let r = Options::new().open(&path);
     if r.is_err() {
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            bytes,
-            "{name}: a failed open changed the file"
-        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name}: a failed open changed the file");
     }
     r
 }
@@ -392,35 +370,14 @@ fn corrupt_header_fields_are_refused() {
         ("page size 0", Box::new(|p| put_u32(p, 28, 0))),
         ("page size 2048", Box::new(|p| put_u32(p, 28, 2048))),
         ("page size 131072", Box::new(|p| put_u32(p, 28, 131072))),
-        (
-            "page size 65536 larger than the file",
-            Box::new(|p| put_u32(p, 28, 65536)),
-        ),
+        ("page size 65536 larger than the file", Box::new(|p| put_u32(p, 28, 65536))),
         ("page count 0", Box::new(|p| put_u32(p, 32, 0))),
-        (
-            "page count u32::MAX",
-            Box::new(|p| put_u32(p, 32, u32::MAX)),
-        ),
-        (
-            "default root beyond page count",
-            Box::new(move |p| put_u32(p, 64, pages + 5)),
-        ),
-        (
-            "default root u32::MAX",
-            Box::new(|p| put_u32(p, 64, u32::MAX)),
-        ),
-        (
-            "catalog root beyond page count",
-            Box::new(move |p| put_u32(p, 80, pages)),
-        ),
-        (
-            "free-list head beyond page count",
-            Box::new(move |p| put_u32(p, 36, pages + 1)),
-        ),
-        (
-            "free count >= page count",
-            Box::new(move |p| put_u32(p, 40, pages)),
-        ),
+        ("page count u32::MAX", Box::new(|p| put_u32(p, 32, u32::MAX))),
+        ("default root beyond page count", Box::new(move |p| put_u32(p, 64, pages + 5))),
+        ("default root u32::MAX", Box::new(|p| put_u32(p, 64, u32::MAX))),
+        ("catalog root beyond page count", Box::new(move |p| put_u32(p, 80, pages))),
+        ("free-list head beyond page count", Box::new(move |p| put_u32(p, 36, pages + 1))),
+        ("free count >= page count", Box::new(move |p| put_u32(p, 40, pages))),
         ("format version 2", Box::new(|p| put_u32(p, 24, 2))),
         ("page type not meta", Box::new(|p| p[4] = 3)),
         ("magic damaged", Box::new(|p| p[16] ^= 0x20)),
@@ -466,10 +423,8 @@ fn bad_paths_are_invalid_arguments() {
     std::fs::write(&file, b"x").unwrap();
     expect_invalid(Database::open(file.join("a.db")), "a parent that is a file");
     // Nothing was created.
-    let entries: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let entries: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(entries, vec![std::ffi::OsString::from("plain")]);
 }
 
@@ -563,10 +518,7 @@ fn read_only_handles_reject_writes() {
     let _ = std::fs::remove_file(wal_path(&path));
 
     // Committed state with some of it still in a WAL (a crashed writer's files).
-    let live = Options::new()
-        .auto_checkpoint(0)
-        .open(dir.path().join("live.db"))
-        .unwrap();
+    let live = Options::new().auto_checkpoint(0).open(dir.path().join("live.db")).unwrap();
     live.put(b"a", b"1").unwrap();
     live.checkpoint(CheckpointMode::Full).unwrap();
     live.put(b"b", b"2").unwrap();
@@ -576,22 +528,12 @@ fn read_only_handles_reject_writes() {
 
     let db = Options::new().read_only(true).open(&path).unwrap();
     assert_eq!(db.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
-    assert_eq!(
-        db.get(b"b").unwrap().as_deref(),
-        Some(&b"2"[..]),
-        "WAL commits are visible"
-    );
+    assert_eq!(db.get(b"b").unwrap().as_deref(), Some(&b"2"[..]), "WAL commits are visible");
     assert!(matches!(db.put(b"c", b"3"), Err(Error::ReadOnly)));
     assert!(matches!(db.delete(b"a"), Err(Error::ReadOnly)));
     assert!(matches!(db.begin_write(), Err(Error::ReadOnly)));
-    assert!(matches!(
-        db.checkpoint(CheckpointMode::Passive),
-        Err(Error::ReadOnly)
-    ));
-    assert!(matches!(
-        db.checkpoint(CheckpointMode::Truncate),
-        Err(Error::ReadOnly)
-    ));
+    assert!(matches!(db.checkpoint(CheckpointMode::Passive), Err(Error::ReadOnly)));
+    assert!(matches!(db.checkpoint(CheckpointMode::Truncate), Err(Error::ReadOnly)));
     assert_check_ok(&db, "read-only");
     db.flush().unwrap();
     db.close().unwrap();
@@ -620,11 +562,7 @@ fn a_wal_from_another_database_is_refused() {
     let c = dir.path().join("c.db");
     let db_a = Options::new().auto_checkpoint(0).open(&a).unwrap();
     db_a.put(b"from", b"a").unwrap();
-    let db_c = Options::new()
-        .auto_checkpoint(0)
-        .page_size(8192)
-        .open(&c)
-        .unwrap();
+    let db_c = Options::new().auto_checkpoint(0).page_size(8192).open(&c).unwrap();
     db_c.put(b"from", b"c").unwrap();
     let db_b = Database::open(&b).unwrap();
     db_b.put(b"from", b"b").unwrap();
@@ -638,16 +576,8 @@ fn a_wal_from_another_database_is_refused() {
             Err(Error::Corrupt(msg)) => assert!(!msg.is_empty()),
             other => panic!("{what}: expected Corrupt, got {other:?}"),
         }
-        assert_eq!(
-            std::fs::read(&b).unwrap(),
-            b_main,
-            "{what}: main file changed"
-        );
-        assert_eq!(
-            std::fs::read(wal_path(&b)).unwrap(),
-            wal,
-            "{what}: foreign WAL changed"
-        );
+        assert_eq!(std::fs::read(&b).unwrap(), b_main, "{what}: main file changed");
+        assert_eq!(std::fs::read(wal_path(&b)).unwrap(), wal, "{what}: foreign WAL changed");
     }
     std::fs::remove_file(wal_path(&b)).unwrap();
     let db_b = Database::open(&b).unwrap();
@@ -656,13 +586,12 @@ fn a_wal_from_another_database_is_refused() {
     db_c.close().unwrap();
 }
 
-/// Engine bug: `open` validates the header's page count only against `MAX_PAGE_COUNT`, not
-/// against the size of the main file, so a header (with a valid checksum) that claims far
-/// more pages than the file holds is accepted. `check()` on such a database then allocates
-/// memory for every claimed page (see `bug_check_allocates_memory_for_every_claimed_page`),
-/// and the first checkpoint after a write would grow the file to the claimed size.
+/// Regression: `open` used to validate the header's page count only against
+/// `MAX_PAGE_COUNT`, not against the pages the main file and the WAL actually hold, so a
+/// header (with a valid checksum) claiming far more pages was accepted; `check()` then sized
+/// its tables by the claim and a checkpoint would have grown the file to it.
 #[test]
-fn bug_open_accepts_page_count_beyond_end_of_file() {
+fn regression_page_count_beyond_the_files_is_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     let (_, base) = closed_base(dir.path());
     let pages = (base.len() / PAGE) as u32;
@@ -696,16 +625,14 @@ fn peak_rss() -> u64 {
     kb * 1024
 }
 
-/// Engine bug: `check()` (src/check.rs, `check`) sizes its page-ownership table by the
-/// snapshot's claimed page count (`vec![Owner::Unseen; meta.page_count]`) and then collects
-/// every unaccounted page number into a `Vec<usize>`. A hostile header - here carried by a
-/// WAL commit frame with valid checksums, which recovery accepts - makes it allocate memory
-/// in proportion to the claim: about 9 bytes per claimed page, ~36 GB for a claim near
-/// `u32::MAX`, for a database of a few hundred pages. Hostile input must not cause unbounded
-/// allocation; refusing the WAL at open would also be a fix.
+/// Regression: `check()` sized its page-ownership table by the snapshot's claimed page count
+/// and collected every unaccounted page number, so a hostile header carried by a WAL commit
+/// frame with valid checksums made it allocate in proportion to the claim (~36 GB for a
+/// claim near `u32::MAX`). Open now refuses such a claim, and `check()` no longer collects
+/// every lost page.
 #[cfg(target_os = "linux")]
 #[test]
-fn bug_check_allocates_memory_for_every_claimed_page() {
+fn regression_check_memory_is_bounded_by_real_pages() {
     use folio::format::checksum::frame_crc;
     const CLAIM: u32 = 80_000_000; // ~720 MB today; small enough not to endanger the machine
     let dir = tempfile::tempdir().unwrap();

@@ -416,12 +416,12 @@ fn missing_wal_opens_the_checkpointed_state() {
     commit_after_recovery(db, &p, c.models[0].clone(), "missing WAL");
 }
 
-/// Engine bug: after the WAL has been restarted (e.g. by a `Truncate` checkpoint), a write
-/// transaction that spills dirty pages to the WAL and is then rolled back leaves the WAL
-/// header and its spilled frames behind; `close()` then neither truncates nor removes the
-/// WAL, and the next open reports them as a discarded tail.
+/// Regression: after the WAL has been restarted (e.g. by a `Truncate` checkpoint), a write
+/// transaction that spilled dirty pages to the WAL and was then rolled back used to leave
+/// the WAL header and its spilled frames behind: `close()` neither truncated nor removed the
+/// WAL, and the next open reported them as a discarded tail.
 #[test]
-fn bug_close_leaves_wal_after_rolled_back_spill() {
+fn regression_close_removes_wal_after_rolled_back_spill() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
     let db = Options::new().cache_size(64 << 10).open(&path).unwrap();
