@@ -1,7 +1,8 @@
 //! Model-based test: long seeded sequences of random operations run against the database and
 //! against a `BTreeMap` model side by side. Every read is compared with the model; after every
 //! reopen the whole database (every table, forward and reverse) is compared and `check()` must
-//! be clean. A failure names the seed, run and step so it can be replayed.
+//! be clean. A failure names the seed, run and step; set `FOLIO_MODEL_SEED` to replay one
+//! seed.
 
 mod common;
 
@@ -517,20 +518,36 @@ fn run_model(run: Run) {
     );
 }
 
+/// The seeds to run: `defaults`, or the one in `FOLIO_MODEL_SEED` (decimal or 0x-hex) to
+/// replay a failure.
+fn seeds(defaults: &[u64]) -> Vec<u64> {
+    match std::env::var("FOLIO_MODEL_SEED") {
+        Ok(s) => {
+            let s = s.trim();
+            let seed = match s.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => s.parse(),
+            };
+            vec![seed.expect("FOLIO_MODEL_SEED must be a number")]
+        }
+        Err(_) => defaults.to_vec(),
+    }
+}
+
 fn base() -> Options {
     Options::new().synchronous(Synchronous::Off)
 }
 
 #[test]
 fn model_default_options() {
-    for seed in [1, 0xdead_beef] {
+    for seed in seeds(&[1, 0xdead_beef]) {
         run_model(Run { name: "default", seed, steps: 2_000, opts: Options::new(), memory: false });
     }
 }
 
 #[test]
 fn model_small_cache_spills_mid_transaction() {
-    for seed in [7, 0x5eed_0001] {
+    for seed in seeds(&[7, 0x5eed_0001]) {
         run_model(Run {
             name: "small-cache",
             seed,
@@ -543,33 +560,39 @@ fn model_small_cache_spills_mid_transaction() {
 
 #[test]
 fn model_frequent_auto_checkpoint() {
-    run_model(Run {
-        name: "auto-checkpoint-20",
-        seed: 42,
-        steps: 2_000,
-        opts: base().auto_checkpoint(20).synchronous(Synchronous::Normal),
-        memory: false,
-    });
+    for seed in seeds(&[42]) {
+        run_model(Run {
+            name: "auto-checkpoint-20",
+            seed,
+            steps: 2_000,
+            opts: base().auto_checkpoint(20).synchronous(Synchronous::Normal),
+            memory: false,
+        });
+    }
 }
 
 #[test]
 fn model_large_pages() {
-    run_model(Run {
-        name: "page-16k",
-        seed: 0x1616,
-        steps: 2_000,
-        opts: base().page_size(16384).cache_size(128 << 10),
-        memory: false,
-    });
+    for seed in seeds(&[0x1616]) {
+        run_model(Run {
+            name: "page-16k",
+            seed,
+            steps: 2_000,
+            opts: base().page_size(16384).cache_size(128 << 10),
+            memory: false,
+        });
+    }
 }
 
 #[test]
 fn model_memory_database() {
-    run_model(Run {
-        name: "memory",
-        seed: 0x3e3,
-        steps: 2_000,
-        opts: base().cache_size(64 << 10),
-        memory: true,
-    });
+    for seed in seeds(&[0x3e3]) {
+        run_model(Run {
+            name: "memory",
+            seed,
+            steps: 2_000,
+            opts: base().cache_size(64 << 10),
+            memory: true,
+        });
+    }
 }

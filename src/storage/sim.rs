@@ -165,6 +165,16 @@ impl SimVfs {
         Some(buf)
     }
 
+    /// Creates (or replaces) `path` with `content`, durable at once, as if it had been on
+    /// the disk before the simulation began.
+    pub fn write_file(&self, path: &Path, content: &[u8]) -> io::Result<()> {
+        let mut sim = self.sim.lock();
+        let f = sim.new_file(content)?;
+        sim.live.insert(path.to_path_buf(), Arc::clone(&f));
+        sim.durable.insert(path.to_path_buf(), f);
+        Ok(())
+    }
+
     /// The disk a power cut at this moment could leave, chosen by `seed`: a fresh file system
     /// with no faults scheduled.
     pub fn crash_image(&self, seed: u64) -> io::Result<SimVfs> {
@@ -438,6 +448,13 @@ mod tests {
         assert!(f.sync().is_err());
         assert!(f.write_at(b"y", 0).is_err());
         assert!(vfs.crashed());
+    }
+
+    #[test]
+    fn planted_files_are_durable() {
+        let vfs = SimVfs::new();
+        vfs.write_file(Path::new("/x"), b"abc").unwrap();
+        assert_eq!(vfs.crash_image(1).unwrap().read_file(Path::new("/x")).unwrap(), b"abc");
     }
 
     #[test]
