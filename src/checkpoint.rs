@@ -149,11 +149,7 @@ pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
     if level == Synchronous::Extra && need > have {
         s.sync_dir()?;
     }
-    let new_map = if need > have {
-        Some(Arc::new(main.map(need).map_err(|e| Error::io(&s.path, e))?))
-    } else {
-        None
-    };
+    let new_map = if need > have { Some(s.map_main(&*main, need)?) } else { None };
     {
         let mut st = s.state.lock();
         st.nbackfill = bound;
@@ -192,7 +188,7 @@ fn shrink_main(s: &Shared) -> Result<()> {
     if s.level() == Synchronous::Extra {
         s.sync_dir()?;
     }
-    let map = Arc::new(main.map(target).map_err(|e| Error::io(&s.path, e))?);
+    let map = s.map_main(&*main, target)?;
     s.state.lock().main_map = map;
     Ok(())
 }

@@ -336,7 +336,7 @@ pub(crate) fn run(s: &Shared) -> Result<()> {
         .map_err(|e| s.fence_io(&s.path, "syncing the directory of", e))?;
 
     let len = out.len().map_err(|e| Error::io(&s.path, e))?;
-    let map = Arc::new(out.map(len).map_err(|e| Error::io(&s.path, e))?);
+    let map = s.map_main(&*out, len)?;
     w.meta = new_meta;
     w.wal.set_db_id(new_meta.db_id);
     {

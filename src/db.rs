@@ -72,6 +72,12 @@ impl Shared {
         *self.main.lock() = main;
     }
 
+    /// Maps the first `len` bytes of the main file, advising random access when the file
+    /// outgrows memory (see [`Options::advise_random`]).
+    pub(crate) fn map_main(&self, main: &dyn Storage, len: u64) -> Result<Arc<Map>> {
+        advised_map(&self.opts, &self.path, main, len)
+    }
+
     /// Syncs the directory holding the database (file creation, growth, removal, rename).
     pub(crate) fn sync_dir(&self) -> Result<()> {
         if self.memory {
@@ -213,6 +219,17 @@ impl Shared {
     }
 }
 
+/// Maps `len` bytes of the main file with the read advice `opts` asks for.
+fn advised_map(opts: &Options, path: &Path, main: &dyn Storage, len: u64) -> Result<Arc<Map>> {
+    let map = main.map(len).map_err(|e| Error::io(path, e))?;
+    let random = opts.advise_random.unwrap_or_else(|| len > crate::storage::memory_limit() / 2);
+    if random {
+        // Advice only tunes the kernel's read-around; failing to give it is harmless.
+        let _ = map.advise_random();
+    }
+    Ok(Arc::new(map))
+}
+
 /// An open folio database. `Send + Sync`: share it by reference or in an `Arc`.
 pub struct Database {
     shared: Arc<Shared>,
@@ -278,7 +295,7 @@ impl Database {
         let page_size = o.meta.page_size as usize;
         let io = |e| Error::io(path, e);
         let main_len = o.main.len().map_err(io)?;
-        let main_map = Arc::new(o.main.map(main_len).map_err(io)?);
+        let main_map = advised_map(&opts, path, &*o.main, main_len)?;
         let seq = o.wal.commit_frame();
         let snapshot =
             Arc::new(Snapshot { meta: o.meta, seq, gen_base: 0, segments: o.wal.index.segments() });

@@ -81,6 +81,7 @@ pub struct Options {
     pub(crate) auto_vacuum: AutoVacuum,
     pub(crate) cache_size: usize,
     pub(crate) read_only: bool,
+    pub(crate) advise_random: Option<bool>,
     pub(crate) vfs: VfsHandle,
 }
 
@@ -107,6 +108,7 @@ impl Default for Options {
             auto_vacuum: AutoVacuum::None,
             cache_size: 64 << 20,
             read_only: false,
+            advise_random: None,
             vfs: VfsHandle { vfs: Arc::new(OsVfs), is_os: true },
         }
     }
@@ -158,6 +160,15 @@ impl Options {
     /// Open without the right to write: every write returns [`Error::ReadOnly`].
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
+        self
+    }
+
+    /// Whether to advise the kernel that reads of the main file are random (`MADV_RANDOM`:
+    /// no read-around on a page fault). `None` (the default) decides by size: on when the
+    /// main file is larger than half the memory this process may use (physical memory or
+    /// its cgroup's limit, whichever is smaller), where read-around would multiply I/O.
+    pub fn advise_random(mut self, advise: Option<bool>) -> Self {
+        self.advise_random = advise;
         self
     }
 

@@ -12,12 +12,14 @@
 
 mod fence;
 mod file;
+mod memory_limit;
 pub mod mmap;
 pub mod sim;
 mod vfs;
 
 pub use fence::Fence;
 pub use file::{FileStorage, sync_dir};
+pub use memory_limit::memory_limit;
 pub use mmap::Map;
 pub use sim::{Fault, SimVfs};
 pub use vfs::{OpenMode, OsVfs, Vfs, parent_dir};

@@ -172,14 +172,22 @@ impl WalWriter {
         Ok(Appended { first, remapped })
     }
 
-    /// Grows the file (and the map) so that `end` bytes are available.
+    /// Grows the file (and the map) so that `end` bytes are available. The new space is
+    /// written with zeros rather than left as a hole: a commit then overwrites blocks that
+    /// already exist, and its `fdatasync` has no block allocation or size change to record.
     fn reserve(&mut self, end: u64) -> io::Result<bool> {
         if end <= self.capacity {
             return Ok(false);
         }
         let step = (self.capacity / 2).max(GROW_MIN_BYTES);
         let new_cap = end.max(self.capacity + step).next_multiple_of(frame_size(self.page_size));
-        self.storage.set_len(new_cap)?;
+        let zeros = vec![0u8; GROW_MIN_BYTES as usize];
+        let mut at = self.capacity;
+        while at < new_cap {
+            let n = (new_cap - at).min(GROW_MIN_BYTES);
+            self.storage.write_at(&zeros[..n as usize], at)?;
+            at += n;
+        }
         self.map = Arc::new(self.storage.map(new_cap)?);
         self.capacity = new_cap;
         Ok(true)
