@@ -3,7 +3,8 @@
 //! parent kills it with SIGKILL at varied moments, reopens the database and checks that every
 //! acknowledged commit is there, that no partial commit is visible, and that `check()` is
 //! clean. Rounds alternate between verifying the original files (recovery in the parent)
-//! and verifying a copy, so that the next child has to recover the crash itself.
+//! and verifying a copy, so that the next child has to recover the crash itself. The child
+//! also vacuums, checkpoints and compacts now and then, so kills land inside those too.
 
 mod common;
 
@@ -14,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Rng, Tables, assert_check_ok, assert_matches, copy_db};
-use folio::{Database, Options, Synchronous};
+use folio::{CheckpointMode, Database, Options, Synchronous};
 
 const DB_ENV: &str = "FOLIO_KILL_TEST_DB";
 const CHILD_TEST: &str = "kill_child_writer";
@@ -93,6 +94,16 @@ fn kill_child_writer() {
         tx.commit().unwrap();
         writeln!(out, "\nACK {n}").unwrap();
         out.flush().unwrap();
+        // Maintenance the kill may interrupt: it must never cost a commit.
+        if n % 37 == 0 {
+            db.vacuum(0).unwrap();
+        }
+        if n % 53 == 0 {
+            db.checkpoint(CheckpointMode::Restart).unwrap();
+        }
+        if n % 151 == 0 {
+            db.compact().unwrap();
+        }
     }
 }
 

@@ -275,6 +275,10 @@ fn concurrent_readers_always_see_a_consistent_total() {
             while writers_left.load(Ordering::Acquire) > 0 {
                 let mode = if n % 10 == 9 { CheckpointMode::Full } else { CheckpointMode::Passive };
                 db.checkpoint(mode).unwrap();
+                if n % 7 == 3 {
+                    // Move pages down into free slots and shrink while readers read.
+                    db.vacuum(16).unwrap();
+                }
                 n += 1;
                 std::thread::sleep(Duration::from_millis(3));
             }
@@ -299,4 +303,75 @@ fn concurrent_readers_always_see_a_consistent_total() {
     assert_eq!(verify_bank_snapshot(&rx, 0, "after reopen"), WRITERS * TRANSFERS_EACH);
     drop(rx);
     assert_check_ok(&db, "after reopen");
+}
+
+#[test]
+fn reader_keeps_its_bytes_while_vacuum_shrinks_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let db = options().open(&path).unwrap();
+    let mut rng = Rng::new(31);
+    let mut tx = db.begin_write().unwrap();
+    for i in 0..4000u32 {
+        let v = if i % 50 == 0 { rng.bytes(20_000) } else { rng.bytes_between(100, 600) };
+        tx.put(format!("key{i:05}").as_bytes(), &v).unwrap();
+    }
+    tx.commit().unwrap();
+    db.checkpoint(CheckpointMode::Truncate).unwrap();
+    let before = db.stats().unwrap();
+
+    // Hold a snapshot and slices borrowed from it (values are zero-copy where contiguous).
+    let rx = db.begin_read().unwrap();
+    let owned = snapshot_of(&rx);
+    let borrowed: Vec<(&[u8], folio::Value<'_>)> =
+        rx.range(..).unwrap().map(|item| item.unwrap()).collect();
+
+    // Delete 90% of the keys at random, then vacuum and checkpoint with the reader alive.
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = owned.iter().cloned().collect();
+    let victims: Vec<Vec<u8>> = model.keys().filter(|_| rng.percent(90)).cloned().collect();
+    for chunk in victims.chunks(500) {
+        let mut tx = db.begin_write().unwrap();
+        for k in chunk {
+            assert!(tx.delete(k).unwrap());
+            model.remove(k);
+        }
+        tx.commit().unwrap();
+    }
+    for _ in 0..3 {
+        db.checkpoint(CheckpointMode::Passive).unwrap();
+        db.vacuum(0).unwrap();
+    }
+    db.put(b"after-vacuum", b"x").unwrap();
+    model.insert(b"after-vacuum".to_vec(), b"x".to_vec());
+    db.checkpoint(CheckpointMode::Passive).unwrap();
+
+    // The old snapshot and every slice taken from it are unchanged.
+    assert_eq!(snapshot_of(&rx), owned, "the reader's snapshot changed under vacuum");
+    assert_eq!(borrowed.len(), owned.len());
+    for ((k, v), (ok, ov)) in borrowed.iter().zip(&owned) {
+        assert!(*k == &ok[..] && v[..] == ov[..], "a borrowed slice changed under vacuum");
+    }
+    let fresh = db.begin_read().unwrap();
+    assert_eq!(snapshot_of(&fresh), model.clone().into_iter().collect::<Vec<_>>());
+    drop(fresh);
+    drop(borrowed);
+    drop(rx);
+
+    // With the reader gone the file can shrink.
+    db.vacuum(0).unwrap();
+    db.checkpoint(CheckpointMode::Truncate).unwrap();
+    let after = db.stats().unwrap();
+    assert!(
+        after.page_count * 2 < before.page_count && after.file_bytes * 2 < before.file_bytes,
+        "vacuum did not shrink the database: {before:?} -> {after:?}"
+    );
+    assert_eq!(
+        snapshot_of(&db.begin_read().unwrap()),
+        model.clone().into_iter().collect::<Vec<_>>()
+    );
+    assert_check_ok(&db, "after vacuum");
+    db.close().unwrap();
+    let db = Database::open(&path).unwrap();
+    assert_eq!(snapshot_of(&db.begin_read().unwrap()), model.into_iter().collect::<Vec<_>>());
+    assert_check_ok(&db, "after vacuum and reopen");
 }
