@@ -44,10 +44,15 @@ pub(crate) fn backup_to(s: &Shared, dest: &Path) -> Result<()> {
     let mut header = vec![0u8; ps];
     meta.encode_into(&mut header);
     seal_page(&mut header);
+    // Free pages may never have been written anywhere (allocated and freed within one
+    // transaction): copy them as zeros. Trunk pages carry the list and are copied.
+    let (_, free) = crate::freelist::collect(view, view.meta.free_head, view.meta.free_count)?;
+    let free: std::collections::HashSet<u32> = free.into_iter().collect();
+    let zeros = vec![0u8; ps];
     let mut batch: Vec<&[u8]> = vec![&header];
     let mut first = 0u64;
     for p in 1..view.meta.page_count {
-        batch.push(view.page(p)?);
+        batch.push(if free.contains(&p) { &zeros } else { view.page(p)? });
         if batch.len() == BATCH {
             out.write_all_vectored_at(&batch, first * ps as u64).map_err(io)?;
             first += batch.len() as u64;

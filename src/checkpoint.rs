@@ -30,6 +30,8 @@ use crate::wal::index::{lookup, page_of};
 const READER_WAIT: Duration = Duration::from_secs(5);
 /// How long the worker waits for a commit in flight to publish.
 const PUBLISH_WAIT: Duration = Duration::from_secs(1);
+/// How long the worker holds writers back for readers of the WAL to finish before a restart.
+const DRAIN_WAIT: Duration = Duration::from_millis(50);
 /// How often the worker wakes when nothing wakes it sooner.
 const WORKER_TICK: Duration = Duration::from_millis(100);
 
@@ -215,6 +217,10 @@ fn restart_if_large(s: &Shared) -> Result<()> {
     let target = w.seq;
     wait_until(s, Instant::now() + PUBLISH_WAIT, |st| st.snapshot.seq >= target);
     backfill(s, w.seq)?;
+    // Readers that began after the backfill read the main file only (and no commit can
+    // happen while we hold the write lock), so the WAL's readers drain: give short ones a
+    // moment rather than letting overlapping readers starve the restart forever.
+    wait_until(s, Instant::now() + DRAIN_WAIT, |st| st.wal_readers == 0);
     let mut st = s.state.lock();
     if st.nbackfill == w.seq && st.wal_readers == 0 {
         Shared::restart_wal(&mut w, &mut st);

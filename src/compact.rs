@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::btree::cursor::Range;
 use crate::btree::node::{
-    LeafValue, NodeMut, encode_branch_cell, encode_leaf_cell, leaf_cell_size,
+    LeafValue, NodeMut, encode_branch_cell, encode_leaf_cell, value_is_inline,
 };
 use crate::btree::{PageSource, shortest_separator};
 use crate::db::{Shared, Snapshot};
@@ -23,11 +23,11 @@ use crate::error::{Error, Result};
 use crate::format::checksum::seal_page;
 use crate::format::page::{
     PAGE_AUX_OFFSET, PAGE_CONTENT_OFFSET, PAGE_HEADER_SIZE, PAGE_TYPE_OFFSET, PageType,
-    max_inline_leaf_cell, overflow_capacity,
+    overflow_capacity,
 };
 use crate::format::{Meta, TableDesc, put_u32};
 use crate::pager::View;
-use crate::storage::{Map, OpenMode, Storage, parent_dir};
+use crate::storage::{FileStorage, Map, OpenMode, Storage, parent_dir};
 
 /// How long compact waits for readers and the writer before giving up.
 const WAIT: Duration = Duration::from_secs(10);
@@ -117,7 +117,7 @@ impl TreeBuilder {
     pub(crate) fn add(&mut self, w: &mut PageWriter<'_>, key: &[u8], value: &[u8]) -> Result<()> {
         let ps = w.page_size;
         let mut cell = std::mem::take(&mut self.cell);
-        if leaf_cell_size(key.len(), Some(value.len())) <= max_inline_leaf_cell(ps) {
+        if value_is_inline(key.len(), value.len(), ps) {
             encode_leaf_cell(&mut cell, key, LeafValue::Inline(value));
         } else {
             let first = write_chain(w, value)?;
@@ -214,7 +214,9 @@ impl TreeBuilder {
 
 fn write_chain(w: &mut PageWriter<'_>, value: &[u8]) -> Result<u32> {
     let cap = overflow_capacity(w.page_size);
-    let chunks: Vec<&[u8]> = value.chunks(cap).collect();
+    // An empty value still has one (empty) page, as `overflow::pages_for` expects.
+    let chunks: Vec<&[u8]> =
+        if value.is_empty() { vec![value] } else { value.chunks(cap).collect() };
     let first = w.page_count();
     for (i, chunk) in chunks.iter().enumerate() {
         let mut page = vec![0u8; w.page_size].into_boxed_slice();
@@ -317,10 +319,14 @@ pub(crate) fn run(s: &Shared) -> Result<()> {
 
     let tmp = suffixed(&s.path, "-compact");
     let vfs = &s.vfs;
-    if vfs.exists(&tmp).map_err(|e| Error::io(&tmp, e))? {
-        vfs.remove(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    }
-    let out = vfs.open(&tmp, OpenMode::ReadWrite).map_err(|e| Error::io(&tmp, e))?;
+    let out: Arc<dyn Storage> = if s.memory {
+        Arc::new(FileStorage::anonymous("folio-main").map_err(|e| Error::io(&s.path, e))?)
+    } else {
+        if vfs.exists(&tmp).map_err(|e| Error::io(&tmp, e))? {
+            vfs.remove(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        vfs.open(&tmp, OpenMode::ReadWrite).map_err(|e| Error::io(&tmp, e))?
+    };
     let new_meta = build(&view, &*out, crate::open::random_u64())?;
     drop(view);
 
@@ -328,12 +334,14 @@ pub(crate) fn run(s: &Shared) -> Result<()> {
     Shared::restart_wal(&mut w, &mut s.state.lock());
     w.wal.truncate().map_err(|e| s.fence_io(&s.wal_path, "truncating", e))?;
     s.wal.sync().map_err(|e| s.fence_io(&s.wal_path, "syncing", e))?;
-    if !out.try_lock().map_err(|e| Error::io(&tmp, e))? {
-        return Err(Error::Locked(tmp));
+    if !s.memory {
+        if !out.try_lock().map_err(|e| Error::io(&tmp, e))? {
+            return Err(Error::Locked(tmp));
+        }
+        vfs.rename(&tmp, &s.path).map_err(|e| s.fence_io(&s.path, "renaming over", e))?;
+        vfs.sync_dir(parent_dir(&s.path))
+            .map_err(|e| s.fence_io(&s.path, "syncing the directory of", e))?;
     }
-    vfs.rename(&tmp, &s.path).map_err(|e| s.fence_io(&s.path, "renaming over", e))?;
-    vfs.sync_dir(parent_dir(&s.path))
-        .map_err(|e| s.fence_io(&s.path, "syncing the directory of", e))?;
 
     let len = out.len().map_err(|e| Error::io(&s.path, e))?;
     let map = s.map_main(&*out, len)?;

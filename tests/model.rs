@@ -477,9 +477,7 @@ fn run_model(run: Run) {
                             panic!("{}", ctx.at(&format!("vacuum({budget}): {e}")))
                         });
                     }
-                    // Not on the memory database: its compact writes a file into the current
-                    // directory (pinned by bug_compact_of_memory_database_writes_a_file).
-                    1 if !run.memory => db
+                    1 => db
                         .compact()
                         .unwrap_or_else(|e| panic!("{}", ctx.at(&format!("compact: {e}")))),
                     _ if !run.memory => {
@@ -641,14 +639,12 @@ fn model_auto_vacuum_full() {
     }
 }
 
-/// Engine bug (found by the model test): `compact()` loses the empty value of a key long
-/// enough that its leaf cell cannot hold the value inline (over ~1,000 bytes with 4 KiB
-/// pages). `write_chain` in src/compact.rs writes one page per `value.chunks(cap)`, which is
-/// no page at all for an empty value, yet the leaf cell still points at the next page number;
-/// readers expect a one-page chain (`overflow::pages_for` is at least 1) and find whatever
-/// page was written next.
+/// Regression (found by the model test): `compact()` lost the empty value of a key long
+/// enough that its leaf cell could not hold the value inline: the empty value went to an
+/// overflow chain, and compact's chain writer wrote no page for it. Values no longer than an
+/// overflow reference are now always inline, and an empty chain still gets its page.
 #[test]
-fn bug_compact_corrupts_empty_value_of_long_key() {
+fn regression_compact_keeps_empty_value_of_long_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.db");
     let db = Database::open(&path).unwrap();
@@ -667,14 +663,11 @@ fn bug_compact_corrupts_empty_value_of_long_key() {
     assert_check_ok(&db, "after compact");
 }
 
-/// Engine bug (found by the model test): `backup_to()` fails with `Corrupt("page N lies
-/// beyond the end of the main file")` when the snapshot has free pages that were never
-/// written: pages allocated and freed within one transaction (here an overflow chain put and
-/// deleted) raise the page count, but until a checkpoint grows the main file they exist
-/// neither in the main file nor in the WAL. src/backup.rs reads every page `1..page_count`
-/// through the view, free ones included.
+/// Regression (found by the model test): `backup_to()` failed with `Corrupt("page N lies
+/// beyond the end of the main file")` when the snapshot had free pages that were never
+/// written (allocated and freed within one transaction). Free pages are now copied as zeros.
 #[test]
-fn bug_backup_fails_on_free_pages_never_written() {
+fn regression_backup_copes_with_free_pages_never_written() {
     let dir = tempfile::tempdir().unwrap();
     let db = Options::new().auto_checkpoint(0).open(dir.path().join("a.db")).unwrap();
     db.put(b"a", b"1").unwrap();
@@ -692,13 +685,11 @@ fn bug_backup_fails_on_free_pages_never_written() {
     assert_check_ok(&copy, "backup copy");
 }
 
-/// Engine bug: `compact()` on a memory-only database (`Database::memory()`) builds its new
-/// file at `"<path>-compact"` and renames it over `<path>`, where the path is the placeholder
-/// `":memory:"`: it creates a real file named `:memory:` in the current directory and the
-/// database is file-backed from then on. A memory database must never touch the disk (and
-/// `compact` should be a no-op or rebuild in memory).
+/// Regression: `compact()` on a memory-only database used to build `":memory:-compact"` and
+/// rename it over a real file named `:memory:` in the current directory. It now rebuilds in
+/// anonymous memory and never touches the disk.
 #[test]
-fn bug_compact_of_memory_database_writes_a_file() {
+fn regression_compact_of_memory_database_writes_no_file() {
     let here = std::path::Path::new(":memory:");
     let litter = [here.to_path_buf(), std::path::PathBuf::from(":memory:-compact")];
     let existed: Vec<bool> = litter.iter().map(|p| p.exists()).collect();

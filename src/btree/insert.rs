@@ -7,12 +7,13 @@
 
 use super::node::{
     LeafValue, Node, NodeMut, cell_key, encode_branch_cell, encode_leaf_cell, leaf_cell_size,
+    value_is_inline,
 };
 use super::search::descend;
 use super::{PageStore, overflow, shortest_separator};
 use crate::error::Result;
 use crate::format::TableDesc;
-use crate::format::page::{PageType, SLOT_SIZE, body_size, max_inline_leaf_cell};
+use crate::format::page::{PageType, SLOT_SIZE, body_size};
 
 /// A path from the root: for each branch, its page and the child index taken.
 pub type Path = Vec<(u32, usize)>;
@@ -26,7 +27,7 @@ pub fn put<S: PageStore>(
 ) -> Result<()> {
     let ps = store.page_size();
     let mut cell = Vec::with_capacity(leaf_cell_size(key.len(), Some(value.len())));
-    if leaf_cell_size(key.len(), Some(value.len())) <= max_inline_leaf_cell(ps) {
+    if value_is_inline(key.len(), value.len(), ps) {
         encode_leaf_cell(&mut cell, key, LeafValue::Inline(value));
     } else {
         let first = overflow::write(store, value)?;

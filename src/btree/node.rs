@@ -214,6 +214,14 @@ fn bad_cell(off: usize) -> Error {
     Error::corrupt(format!("cell offset {off} is outside its page"))
 }
 
+/// Whether a value is stored inline in its leaf cell: when the cell fits the inline limit, or
+/// when the value is no longer than the 4-byte overflow reference that would replace it.
+pub fn value_is_inline(key_len: usize, value_len: usize, page_size: usize) -> bool {
+    value_len <= 4
+        || leaf_cell_size(key_len, Some(value_len))
+            <= crate::format::page::max_inline_leaf_cell(page_size)
+}
+
 /// Size of the leaf cell for `key` with a value stored inline (`Some(len)`) or in overflow.
 pub fn leaf_cell_size(key_len: usize, inline_value: Option<usize>) -> usize {
     LEAF_CELL_HEADER + key_len + inline_value.unwrap_or(4)
