@@ -164,7 +164,9 @@ pub struct CheckpointArgs {
 pub struct VacuumArgs {
     /// The database file.
     pub db: PathBuf,
-    /// Reclaim at most N pages (default: as many as possible).
+    /// Move at most N live pages toward the start (default: no limit). Free pages already at
+    /// the end of the file are reclaimed without moving anything, so more than N pages may be
+    /// reclaimed.
     #[arg(long, value_name = "N", conflicts_with = "full")]
     pub pages: Option<u64>,
     /// Vacuum everything, then rewrite the file fully packed (compact).
