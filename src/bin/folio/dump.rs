@@ -146,10 +146,21 @@ impl<'db> Loader<'db> {
     }
 }
 
-/// Reads the dump line by line into `loader`; returns when the `end` line has been checked.
+/// Reads and checks the first line, before anything is created.
+fn read_header(input: &mut impl BufRead) -> CliResult {
+    let mut first = Vec::new();
+    input.read_until(b'\n', &mut first)?;
+    let line = first.strip_suffix(b"\n").unwrap_or(&first);
+    if line.strip_suffix(b"\r").unwrap_or(line) != HEADER.as_bytes() {
+        return fail!("not a folio dump: the first line must be `{HEADER}`");
+    }
+    Ok(())
+}
+
+/// Reads the dump after its header line by line into `loader`; returns when the `end` line has been checked.
 fn load_lines(input: &mut impl BufRead, loader: &mut Loader<'_>, bar: &Progress) -> CliResult {
     let mut buf = Vec::new();
-    let mut lineno = 0u64;
+    let mut lineno = 1u64;
     let mut offset = 0u64;
     let at = |n: u64, msg: String| CliError::Msg(format!("line {n} of the dump: {msg}"));
     loop {
@@ -162,12 +173,6 @@ fn load_lines(input: &mut impl BufRead, loader: &mut Loader<'_>, bar: &Progress)
         offset += n as u64;
         bar.set(offset);
         let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        if lineno == 1 {
-            if line.strip_suffix(b"\r").unwrap_or(line) != HEADER.as_bytes() {
-                return fail!("not a folio dump: the first line must be `{HEADER}`");
-            }
-            continue;
-        }
         match parse_line(line).map_err(|m| at(lineno, m))? {
             Line::Skip => {}
             Line::Table(name) => loader.set_table(name).map_err(|m| at(lineno, m))?,
@@ -207,6 +212,7 @@ pub fn load(g: &Global, a: LoadArgs) -> CliResult {
         }
     };
     let started = Instant::now();
+    read_header(&mut input)?;
     let db = open::create(&a.db, Synchronous::Off)?;
     let mut loader = Loader {
         db: &db,
