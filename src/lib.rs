@@ -6,6 +6,11 @@
 //! Readers get snapshots and never block the single writer; recovery after a crash is
 //! automatic.
 //!
+//! Start with [`Database`] (or [`Options`] for non-default settings). Keys are byte strings
+//! in byte order; [`KeyPath`] and [`OrderedInt`] build keys from path segments and integers
+//! that sort the way their parts do. The `folio` command-line tool (crate feature `cli`, on
+//! by default) inspects, checks, dumps, loads and benchmarks databases; see the README.
+//!
 //! ```
 //! use folio::{Database, Options, Synchronous};
 //!

@@ -377,7 +377,7 @@ fn run(path: &Path, g: &Global, a: &BenchArgs, threads: u64) -> CliResult<Vec<Ro
     let mut rows = vec![load(&c)?];
     db.set_synchronous(Synchronous::Full);
     db.checkpoint(CheckpointMode::Truncate)?;
-    println!("loaded: {} file\n", human_bytes(db.stats()?.file_bytes));
+    println!("database file after the load: {}\n", human_bytes(db.stats()?.file_bytes));
     for phase in [Phase::Get, Phase::Scan, Phase::Mixed] {
         rows.extend(measure(&mut c, threads, a.seconds, phase)?);
     }
