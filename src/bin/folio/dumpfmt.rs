@@ -2,7 +2,7 @@
 //!
 //! A token is a byte string written either quoted, `"text"`, where printable ASCII stands for
 //! itself and `\\`, `\"` and `\xNN` escape the rest, or as hex, `x"00ff"`, which the writer
-//! picks when most bytes would need escaping. A line is a header, a comment, a `table` line,
+//! picks when it is the shorter of the two. A line is a header, a comment, a `table` line,
 //! an entry (`KEY VALUE`) or the closing `end N`.
 
 use std::fmt::Write as _;
@@ -27,10 +27,19 @@ fn needs_escape(b: u8) -> bool {
     !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'\\'
 }
 
-/// Appends `bytes` as a token.
+/// Characters the quoted form spends on `b`.
+fn quoted_len(b: u8) -> usize {
+    match b {
+        b'"' | b'\\' => 2,
+        b if needs_escape(b) => 4,
+        _ => 1,
+    }
+}
+
+/// Appends `bytes` as a token, in whichever form is shorter (quoted on a tie).
 pub fn write_token(out: &mut String, bytes: &[u8]) {
-    let special = bytes.iter().filter(|&&b| needs_escape(b)).count();
-    if special * 3 > bytes.len() {
+    let quoted: usize = bytes.iter().map(|&b| quoted_len(b)).sum();
+    if quoted > 2 * bytes.len() + 1 {
         out.push_str("x\"");
         for b in bytes {
             let _ = write!(out, "{b:02x}");

@@ -24,7 +24,7 @@ impl Progress {
     /// A bar counting `len` items.
     pub fn items(len: u64, msg: &str) -> Self {
         Self::make(|| {
-            let t = "{msg:12} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta} left)";
+            let t = "{msg:12} [{bar:30}] {human_pos}/{human_len} ({eta} left)";
             styled(ProgressBar::new(len), t).with_message(msg.to_string())
         })
     }
