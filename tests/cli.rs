@@ -3,6 +3,7 @@
 #![cfg(feature = "cli")]
 
 mod cli_support;
+mod common;
 
 use std::path::{Path, PathBuf};
 
@@ -168,6 +169,29 @@ fn read_commands_leave_the_files_alone() {
     assert_eq!(std::fs::read(&db).unwrap(), before);
     let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(files.len(), 1, "a read command left a file behind");
+}
+
+#[test]
+fn read_commands_see_a_crashed_databases_wal_and_stats_shows_the_recovery() {
+    let (dir, db) = scratch();
+    let crashed = dir.path().join("crashed.db");
+    {
+        let h = Options::new().auto_checkpoint(0).open(&db).unwrap();
+        h.put(b"k", b"in the WAL only").unwrap();
+        common::copy_db(&db, &crashed); // as a crash would leave it: the commit is in the WAL
+        h.close().unwrap();
+    }
+    assert!(common::wal_path(&crashed).exists());
+    assert_eq!(ok(&["get", s(&crashed), "k"]), "in the WAL only\n");
+    let stats = ok(&["stats", s(&crashed)]);
+    assert!(stats.contains("1 commit (") && stats.contains("clean end"), "{stats}");
+    assert!(ok(&["stats", s(&crashed), "--json"]).contains("\"commits_replayed\": 1"));
+    // A read-only open replays in memory and leaves the WAL for the next writer.
+    assert!(common::wal_path(&crashed).exists());
+    let out = ok(&["checkpoint", s(&crashed), "--mode", "truncate"]);
+    assert!(out.contains("WAL reset"), "{out}");
+    assert!(!common::wal_path(&crashed).exists(), "closing after a checkpoint removes the WAL");
+    assert_eq!(ok(&["get", s(&crashed), "k"]), "in the WAL only\n");
 }
 
 #[test]

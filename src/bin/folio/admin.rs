@@ -90,9 +90,11 @@ fn print_stats(path: &Path, s: &Stats, r: &RecoveryInfo, tables: &[(String, u64)
     row(
         "recovery",
         format!(
-            "{} commits ({} frames) replayed, {} discarded, {tail}",
+            "{} {} ({} {}) replayed, {} discarded, {tail}",
             grouped(r.commits_replayed),
+            plural(r.commits_replayed, "commit", "commits"),
             grouped(r.frames_replayed),
+            plural(r.frames_replayed, "frame", "frames"),
             human_bytes(r.bytes_discarded)
         ),
     );
