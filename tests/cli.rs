@@ -36,6 +36,7 @@ fn populated(path: &Path, n: u32) {
 
 #[test]
 fn put_get_delete() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     assert_eq!(ok(&["put", s(&db), "name", "Ada"]), "");
     assert_eq!(ok(&["get", s(&db), "name"]), "Ada\n");
@@ -48,6 +49,7 @@ fn put_get_delete() {
 
 #[test]
 fn named_tables() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     ok(&["put", s(&db), "1", "Ada", "--table", "users"]);
     assert_eq!(ok(&["--table", "users", "get", s(&db), "1"]), "Ada\n");
@@ -59,6 +61,7 @@ fn named_tables() {
 
 #[test]
 fn missing_table_is_a_clear_error() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     populated(&db, 3);
     for cmd in ["get", "delete"] {
@@ -75,6 +78,7 @@ fn missing_table_is_a_clear_error() {
 
 #[test]
 fn missing_database_is_an_error_and_is_not_created() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     for args in [
         vec!["get", s(&db), "k"],
@@ -96,6 +100,7 @@ fn missing_database_is_an_error_and_is_not_created() {
 
 #[test]
 fn binary_data_in_text_and_hex() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     ok(&["put", s(&db), "00ff0a", "5c09e9", "--hex"]);
     assert_eq!(ok(&["get", s(&db), "00FF0A", "--hex"]), "5c09e9\n");
@@ -112,6 +117,7 @@ fn binary_data_in_text_and_hex() {
 
 #[test]
 fn scan_bounds_limit_and_order() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     for k in ["a1", "a2", "a3", "b1", "b2", "c"] {
         ok(&["put", s(&db), k, &k.to_uppercase()]);
@@ -134,6 +140,7 @@ fn scan_bounds_limit_and_order() {
 
 #[test]
 fn stats_text_and_json() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     populated(&db, 100);
     let text = ok(&["stats", s(&db)]);
@@ -158,6 +165,7 @@ fn stats_text_and_json() {
 
 #[test]
 fn read_commands_leave_the_files_alone() {
+    let _serial = cli_support::serial();
     let (dir, db) = scratch();
     populated(&db, 10);
     let before = std::fs::read(&db).unwrap();
@@ -173,6 +181,7 @@ fn read_commands_leave_the_files_alone() {
 
 #[test]
 fn read_commands_see_a_crashed_databases_wal_and_stats_shows_the_recovery() {
+    let _serial = cli_support::serial();
     let (dir, db) = scratch();
     let crashed = dir.path().join("crashed.db");
     {
@@ -196,6 +205,7 @@ fn read_commands_see_a_crashed_databases_wal_and_stats_shows_the_recovery() {
 
 #[test]
 fn a_locked_database_is_an_error() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     populated(&db, 1);
     let held = Database::open(&db).unwrap();
@@ -206,6 +216,7 @@ fn a_locked_database_is_an_error() {
 
 #[test]
 fn check_passes_on_a_healthy_database() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     populated(&db, 500);
     assert!(ok(&["check", s(&db)]).starts_with("ok: "));
@@ -216,6 +227,7 @@ fn check_passes_on_a_healthy_database() {
 
 #[test]
 fn check_fails_on_a_corrupted_page() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     populated(&db, 2000);
     let mut bytes = std::fs::read(&db).unwrap();
@@ -235,6 +247,7 @@ fn check_fails_on_a_corrupted_page() {
 
 #[test]
 fn check_fails_on_a_file_that_is_not_a_database() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     std::fs::write(&db, vec![0x42u8; 8192]).unwrap();
     let r = run(&["check", s(&db)]);
@@ -245,6 +258,7 @@ fn check_fails_on_a_file_that_is_not_a_database() {
 
 #[test]
 fn checkpoint_in_every_mode() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     populated(&db, 10);
     for mode in ["passive", "full", "restart", "truncate"] {
@@ -258,6 +272,7 @@ fn checkpoint_in_every_mode() {
 
 #[test]
 fn vacuum_reclaims_and_full_compacts() {
+    let _serial = cli_support::serial();
     let (_d, db) = scratch();
     populated(&db, 5000);
     {
@@ -284,6 +299,7 @@ fn vacuum_reclaims_and_full_compacts() {
 
 #[test]
 fn backup_copies_and_refuses_to_overwrite() {
+    let _serial = cli_support::serial();
     let (dir, db) = scratch();
     populated(&db, 300);
     let dest = dir.path().join("copy.db");
@@ -303,6 +319,7 @@ fn backup_copies_and_refuses_to_overwrite() {
 
 #[test]
 fn bench_runs_small_and_cleans_up() {
+    let _serial = cli_support::serial();
     let dir = tempfile::tempdir().unwrap();
     let out = ok(&[
         "bench",
@@ -326,6 +343,7 @@ fn bench_runs_small_and_cleans_up() {
 
 #[test]
 fn usage_errors_exit_2() {
+    let _serial = cli_support::serial();
     assert_eq!(run::<&str>(&[]).code, Some(2));
     assert_eq!(run(&["frobnicate"]).code, Some(2));
     assert_eq!(run(&["get", "only-a-db"]).code, Some(2));

@@ -82,6 +82,7 @@ fn read_db(path: &Path) -> Contents {
 
 #[test]
 fn random_binary_data_round_trips_through_dump_and_load() {
+    let _serial = cli_support::serial();
     for seed in [1u64, 2, 3] {
         let dir = tempfile::tempdir().unwrap();
         let (src, copy, file) =
@@ -111,6 +112,7 @@ fn random_binary_data_round_trips_through_dump_and_load() {
 
 #[test]
 fn dump_and_load_one_table() {
+    let _serial = cli_support::serial();
     let dir = tempfile::tempdir().unwrap();
     let (src, copy) = (dir.path().join("src.db"), dir.path().join("copy.db"));
     let contents = random_contents(7);
@@ -128,6 +130,7 @@ fn dump_and_load_one_table() {
 
 #[test]
 fn load_rejects_damaged_dumps() {
+    let _serial = cli_support::serial();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("a.db");
     let cases: [(&str, &str); 7] = [
@@ -155,6 +158,7 @@ fn load_rejects_damaged_dumps() {
 
 #[test]
 fn comments_blank_lines_and_crlf_are_accepted() {
+    let _serial = cli_support::serial();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("a.db");
     let input = "folio-dump 1\r\n# hand-written\r\n\r\ntable \"t\"\r\n\"a\" x\"00ff\"\r\nend 1\r\n";

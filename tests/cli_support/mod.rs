@@ -1,10 +1,22 @@
 //! Running the real `folio` binary from integration tests: capture its output, and assert
 //! success, or failure with exactly one `folio: error:` line on stderr.
+//!
+//! Tests that spawn `folio` run one at a time ([`serial`]): a child forked by one test holds
+//! copies of every descriptor open in the test process until it execs, and with them the
+//! `flock` of any database another test has open at that moment, so that test's next open
+//! of its database could fail with `Locked` (a property of `flock` across `fork`).
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+/// Held for the whole of a test that spawns `folio`.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// What one run of `folio` produced.
 pub struct Run {
