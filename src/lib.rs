@@ -50,7 +50,7 @@ mod db;
 mod error;
 pub mod format;
 mod freelist;
-mod keypath;
+pub mod keypath;
 mod open;
 mod options;
 pub mod pager;
