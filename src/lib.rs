@@ -6,6 +6,11 @@
 //! Readers get snapshots and never block the single writer; recovery after a crash is
 //! automatic.
 //!
+//! Start with [`Database`] (or [`Options`] for non-default settings). Keys are byte strings
+//! in byte order; [`KeyPath`] and [`OrderedInt`] build keys from path segments and integers
+//! that sort the way their parts do. The `folio` command-line tool (crate feature `cli`, on
+//! by default) inspects, checks, dumps, loads and benchmarks databases; see the README.
+//!
 //! ```
 //! use folio::{Database, Options, Synchronous};
 //!
@@ -45,6 +50,7 @@ mod db;
 mod error;
 pub mod format;
 mod freelist;
+pub mod keypath;
 mod open;
 mod options;
 pub mod pager;
@@ -61,6 +67,7 @@ pub use checkpoint::CheckpointInfo;
 pub use db::{Database, Stats};
 pub use error::{Error, Result};
 pub use format::{MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use keypath::{KeyPath, KeyPathError, OrderedInt};
 pub use options::{AutoVacuum, CheckpointMode, Options, Synchronous};
 pub use txn::{ReadTxn, Table, TableMut, WriteTxn};
 pub use value::Value;

@@ -1,0 +1,146 @@
+//! The data commands: `get`, `put`, `delete` and `scan`, on the default table or `--table`.
+
+use std::io::{self, BufWriter, Write};
+use std::ops::Bound;
+
+use folio::Synchronous;
+
+use crate::args::{GetArgs, Global, KeyArgs, PutArgs, ScanArgs};
+use crate::bytes::{arg_bytes, escape, show};
+use crate::{CliResult, fail, open};
+
+fn not_found<T>(key: &[u8]) -> CliResult<T> {
+    fail!("key \"{}\" not found", escape(key))
+}
+
+/// `folio get DB KEY`: prints the value (escaped, hex, or raw bytes).
+pub fn get(g: &Global, a: GetArgs) -> CliResult {
+    let key = arg_bytes(&a.key.key, g.hex, "key")?;
+    let db = open::read_only(&a.key.db)?;
+    let rx = db.begin_read()?;
+    let value = match open::read_table(&rx, g)? {
+        Some(t) => t.get(&key)?,
+        None => rx.get(&key)?,
+    };
+    let Some(value) = value else { return not_found(&key) };
+    let mut out = io::stdout().lock();
+    if a.raw {
+        out.write_all(&value)?;
+    } else {
+        writeln!(out, "{}", show(&value, g.hex))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `folio put DB KEY VALUE`: one durable transaction.
+pub fn put(g: &Global, a: PutArgs) -> CliResult {
+    let key = arg_bytes(&a.key.key, g.hex, "key")?;
+    let value = arg_bytes(&a.value, g.hex, "value")?;
+    let db = open::create(&a.key.db, Synchronous::Full)?;
+    let mut tx = db.begin_write()?;
+    match &g.table {
+        Some(name) => tx.table(name)?.put(&key, &value)?,
+        None => tx.put(&key, &value)?,
+    }
+    tx.commit()?;
+    Ok(db.close()?)
+}
+
+/// `folio delete DB KEY`: fails if the key (or the table) does not exist.
+pub fn delete(g: &Global, a: KeyArgs) -> CliResult {
+    let key = arg_bytes(&a.key, g.hex, "key")?;
+    let db = open::existing(&a.db)?;
+    let mut tx = db.begin_write()?;
+    open::table_must_exist(&tx, g)?;
+    let existed = match &g.table {
+        Some(name) => tx.table(name)?.delete(&key)?,
+        None => tx.delete(&key)?,
+    };
+    if !existed {
+        return not_found(&key);
+    }
+    tx.commit()?;
+    Ok(db.close()?)
+}
+
+/// The end bound just past every key that starts with `prefix` (`None`: no such bound).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The key range a scan covers: `[max(prefix, from), min(prefix end, to))`.
+fn scan_bounds(
+    prefix: Option<Vec<u8>>,
+    from: Option<Vec<u8>>,
+    to: Option<Vec<u8>>,
+) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let end_of_prefix = prefix.as_deref().and_then(prefix_end);
+    let start = match (prefix, from) {
+        (Some(p), Some(f)) => Some(p.max(f)),
+        (p, f) => p.or(f),
+    };
+    let end = match (end_of_prefix, to) {
+        (Some(p), Some(t)) => Some(p.min(t)),
+        (p, t) => p.or(t),
+    };
+    (start, end)
+}
+
+/// `folio scan DB`: `key<TAB>value` lines in key order (or keys only).
+pub fn scan(g: &Global, a: ScanArgs) -> CliResult {
+    let opt = |arg: &Option<std::ffi::OsString>, what| {
+        arg.as_deref().map(|s| arg_bytes(s, g.hex, what)).transpose()
+    };
+    let (start, end) =
+        scan_bounds(opt(&a.prefix, "prefix")?, opt(&a.from, "--from")?, opt(&a.to, "--to")?);
+    let db = open::read_only(&a.db)?;
+    let rx = db.begin_read()?;
+    let table = open::read_table(&rx, g)?;
+    if let (Some(s), Some(e)) = (&start, &end) {
+        if s >= e {
+            return Ok(());
+        }
+    }
+    let lo = start.as_deref().map_or(Bound::Unbounded, Bound::Included);
+    let hi = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let range = match &table {
+        Some(t) => t.range((lo, hi))?,
+        None => rx.range((lo, hi))?,
+    };
+    let items: Box<dyn Iterator<Item = _>> =
+        if a.reverse { Box::new(range.rev()) } else { Box::new(range) };
+    let mut out = BufWriter::new(io::stdout().lock());
+    for item in items.take(a.limit.unwrap_or(u64::MAX) as usize) {
+        let (k, v) = item?;
+        if a.keys_only {
+            writeln!(out, "{}", show(k, g.hex))?;
+        } else {
+            writeln!(out, "{}\t{}", show(k, g.hex), show(&v, g.hex))?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_intersect_prefix_and_range() {
+        let v = |s: &str| Some(s.as_bytes().to_vec());
+        assert_eq!(scan_bounds(v("ab"), None, None), (v("ab"), v("ac")));
+        assert_eq!(scan_bounds(v("ab"), v("abc"), v("b")), (v("abc"), v("ac")));
+        assert_eq!(scan_bounds(None, v("a"), v("c")), (v("a"), v("c")));
+        assert_eq!(scan_bounds(Some(vec![0xff]), None, None), (Some(vec![0xff]), None));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+    }
+}
