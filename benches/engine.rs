@@ -78,9 +78,13 @@ fn commits(c: &mut Criterion) {
     let mut g = c.benchmark_group("commit");
     g.throughput(Throughput::Elements(1));
     g.sample_size(20).measurement_time(Duration::from_secs(3));
-    for level in
-        [Synchronous::Off, Synchronous::Normal, Synchronous::Barrier, Synchronous::Full, Synchronous::Extra]
-    {
+    for level in [
+        Synchronous::Off,
+        Synchronous::Normal,
+        Synchronous::Barrier,
+        Synchronous::Full,
+        Synchronous::Extra,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let db = Options::new().synchronous(level).open(dir.path().join("c.db")).unwrap();
         let mut i = 0u64;

@@ -36,7 +36,8 @@ pub(crate) fn vacuum(s: &Shared, budget: u64) -> Result<u64> {
     Ok(reclaimed)
 }
 
-/// Relocates up to `budget` pages (0 = no limit); returns how many pages the database shrank.
+/// Shrinks the database by up to `budget` pages (0 = as far as possible), relocating the live
+/// pages in the dropped tail; returns how many pages it shrank.
 pub fn relocate(tx: &mut WriteTxn<'_>, budget: u64) -> Result<u64> {
     // Table descriptors cached by the transaction would carry stale roots past the move.
     tx.flush_tables()?;
@@ -93,7 +94,8 @@ pub fn relocate(tx: &mut WriteTxn<'_>, budget: u64) -> Result<u64> {
     Ok((n - new_end) as u64)
 }
 
-/// The smallest end whose tail's live pages fit into the free pages below it.
+/// The smallest end whose tail's live pages fit into the free pages below it, dropping at
+/// most `budget` pages (0: no limit).
 fn choose_end(free_sorted: &[u32], n: u32, budget: u64) -> u32 {
     let total_free = free_sorted.len() as u64;
     let mut free_above = 0u64;
@@ -109,7 +111,7 @@ fn choose_end(free_sorted: &[u32], n: u32, budget: u64) -> u32 {
         }
         let live_above = (n - p) as u64 - free_above;
         let free_below = total_free - free_above;
-        if live_above > free_below || (budget != 0 && live_above > budget) {
+        if live_above > free_below || (budget != 0 && (n - p) as u64 > budget) {
             break;
         }
         best = p;

@@ -81,9 +81,10 @@ impl<'db> TxnPages<'db> {
         Ok(())
     }
 
-    /// Whether the transaction changed anything.
+    /// Whether the transaction changed anything (pages, or only the header: a vacuum that
+    /// drops free pages from the end changes nothing else).
     pub fn is_dirty(&self) -> bool {
-        !self.dirty.is_empty() || !self.spill_log.is_empty()
+        !self.dirty.is_empty() || !self.spill_log.is_empty() || self.meta != self.base.meta
     }
 
     /// Forgets a dirty copy (the page was freed and need not be written).

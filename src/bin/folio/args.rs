@@ -164,9 +164,8 @@ pub struct CheckpointArgs {
 pub struct VacuumArgs {
     /// The database file.
     pub db: PathBuf,
-    /// Move at most N live pages toward the start (default: no limit). Free pages already at
-    /// the end of the file are reclaimed without moving anything, so more than N pages may be
-    /// reclaimed.
+    /// Shrink the database by at most N pages (default: as far as possible), moving the live
+    /// pages of the dropped tail into free pages nearer the start.
     #[arg(long, value_name = "N", conflicts_with = "full")]
     pub pages: Option<u64>,
     /// Vacuum everything, then rewrite the file fully packed (compact).

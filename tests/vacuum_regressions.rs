@@ -1,15 +1,10 @@
-//! Pins two library bugs in `Database::vacuum`, found through `folio vacuum`. Both tests are
-//! ignored so the suite stays green until the engine is fixed; run them with
-//! `cargo test --release --test vacuum_bugs -- --ignored` to see them fail.
+//! Regressions in `Database::vacuum`, found through `folio vacuum`:
 //!
-//! 1. When every page past the new end is already free, `vacuum::relocate` changes only the
-//!    header (page count, free-list head and count) and discards the free-list pages from the
-//!    dirty set. `TxnPages::commit` (src/pager/txn.rs) treats a transaction with no dirty
-//!    page as unchanged and returns without writing, so vacuum returns the pages it claims to
-//!    have reclaimed while the database stays as it was.
-//! 2. `Database::vacuum` documents that it "shrinks the database by up to `budget` pages";
-//!    `vacuum::choose_end` bounds the live pages *moved*, so free pages at the end are
-//!    reclaimed beyond the budget (vacuum(2) shrank a database by 37 pages).
+//! 1. When every page past the new end was already free, vacuum changed only the header, and
+//!    a commit with no dirty page was treated as unchanged: vacuum reported pages reclaimed
+//!    while the database stayed as it was. A changed header now counts as a change.
+//! 2. `vacuum(budget)` bounded the pages *moved* rather than the pages reclaimed, so free
+//!    pages at the end were reclaimed beyond the budget. The budget now bounds the shrink.
 
 use folio::Database;
 
@@ -35,8 +30,7 @@ fn mostly_free(with_table: bool) -> (tempfile::TempDir, Database) {
 }
 
 #[test]
-#[ignore = "pins a library bug: vacuum commits nothing when only the header changes"]
-fn bug_vacuum_reports_reclaimed_pages_but_commits_nothing_when_no_page_moves() {
+fn regression_vacuum_commits_when_only_the_header_changes() {
     let (_dir, db) = mostly_free(false);
     let before = db.stats().unwrap();
     let reclaimed = db.vacuum(0).unwrap();
@@ -54,8 +48,7 @@ fn bug_vacuum_reports_reclaimed_pages_but_commits_nothing_when_no_page_moves() {
 }
 
 #[test]
-#[ignore = "pins a library bug: vacuum(budget) shrinks the database by more than `budget` pages"]
-fn bug_vacuum_budget_bounds_pages_moved_not_pages_reclaimed() {
+fn regression_vacuum_budget_bounds_pages_reclaimed() {
     let (_dir, db) = mostly_free(true);
     let before = db.stats().unwrap().page_count;
     let reclaimed = db.vacuum(2).unwrap();
