@@ -271,7 +271,7 @@ fn write_txn(
                         &what,
                     ),
                     Some(name) => {
-                        let tm = tx.table(name).unwrap();
+                        let mut tm = tx.table(name).unwrap();
                         check_iter(
                             rng,
                             tm.range((as_slice(&lo), as_slice(&hi))).unwrap(),
@@ -289,7 +289,7 @@ fn write_txn(
                 match t {
                     None => check_iter(rng, tx.prefix(&p).unwrap(), &want, &what),
                     Some(name) => {
-                        let tm = tx.table(name).unwrap();
+                        let mut tm = tx.table(name).unwrap();
                         check_iter(rng, tm.prefix(&p).unwrap(), &want, &what)
                     }
                 }

@@ -25,6 +25,19 @@ pub fn put<S: PageStore>(
     key: &[u8],
     value: &[u8],
 ) -> Result<()> {
+    put_with(store, desc, key, value, false)
+}
+
+/// Like [`put`]; `ascending` says the caller is inserting keys in increasing order (applying
+/// a sorted batch), so a full leaf splits just after the new key: the keys that follow land
+/// in the left page until it is full, and pages fill almost completely.
+pub fn put_with<S: PageStore>(
+    store: &mut S,
+    desc: &mut TableDesc,
+    key: &[u8],
+    value: &[u8],
+    ascending: bool,
+) -> Result<()> {
     let ps = store.page_size();
     let mut cell = Vec::with_capacity(leaf_cell_size(key.len(), Some(value.len())));
     if value_is_inline(key.len(), value.len(), ps) {
@@ -60,8 +73,14 @@ pub fn put<S: PageStore>(
             desc.entries += 1;
             return Ok(());
         }
-        let append = at_end && !found && is_right_edge(&*store, &path)?;
-        if split_leaf(store, desc, &path, leaf, idx, &cell, append)? {
+        let mode = if at_end && !found && is_right_edge(&*store, &path)? {
+            Split::Append
+        } else if ascending {
+            Split::AfterNew
+        } else {
+            Split::Balanced
+        };
+        if split_leaf(store, desc, &path, leaf, idx, &cell, mode)? {
             desc.entries += 1;
             return Ok(());
         }
@@ -130,6 +149,17 @@ pub(crate) fn balanced_split(sizes: &[usize], body: usize, promote: bool) -> Opt
     best.map(|(m, _)| m)
 }
 
+/// Where a full leaf splits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Split {
+    /// Halves of equal size.
+    Balanced,
+    /// The new cell alone starts the right page (appending at the tree's right edge).
+    Append,
+    /// The left page ends with the new cell (sorted inserts in the middle of the tree).
+    AfterNew,
+}
+
 /// Splits leaf `pgno` while inserting `cell` at `idx`. Returns false if the leaf was split
 /// without the cell (no two-way split could hold it); the caller retries.
 fn split_leaf<S: PageStore>(
@@ -139,15 +169,26 @@ fn split_leaf<S: PageStore>(
     pgno: u32,
     idx: usize,
     cell: &[u8],
-    append: bool,
+    mode: Split,
 ) -> Result<bool> {
     let body = body_size(store.page_size());
     let (mut cells, _) = cells_of(&*store, pgno)?;
     cells.insert(idx, cell.to_vec());
     let sz = sizes(&cells);
-    let append_fits = append && sz[..sz.len() - 1].iter().sum::<usize>() <= body;
-    let (m, placed) = if append_fits {
-        (cells.len() - 1, true)
+    let fits = |m: usize| {
+        m > 0
+            && m < sz.len()
+            && sz[..m].iter().sum::<usize>() <= body
+            && sz[m..].iter().sum::<usize>() <= body
+    };
+    let preferred = match mode {
+        Split::Append => Some(cells.len() - 1),
+        Split::AfterNew => Some(idx + 1),
+        Split::Balanced => None,
+    };
+    let append = mode == Split::Append;
+    let (m, placed) = if let Some(m) = preferred.filter(|&m| fits(m)) {
+        (m, true)
     } else if let Some(m) = balanced_split(&sz, body, false) {
         (m, true)
     } else {

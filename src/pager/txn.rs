@@ -87,6 +87,16 @@ impl<'db> TxnPages<'db> {
         !self.dirty.is_empty() || !self.spill_log.is_empty() || self.meta != self.base.meta
     }
 
+    /// Whether the transaction has spilled pages to the WAL (it outgrew its cache).
+    pub fn has_spilled(&self) -> bool {
+        !self.spill_log.is_empty()
+    }
+
+    /// The cache budget, in bytes.
+    pub fn shared_cache_size(&self) -> usize {
+        self.shared.opts.cache_size
+    }
+
     /// Forgets a dirty copy (the page was freed and need not be written).
     pub fn discard(&mut self, pgno: u32) {
         self.dirty.remove(&pgno);

@@ -1,6 +1,7 @@
 //! Transactions: [`ReadTxn`] (a snapshot) and [`WriteTxn`] (the single writer), and the
 //! table handles they give out.
 
+mod buffer;
 mod read;
 mod table;
 mod write;

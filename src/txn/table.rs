@@ -78,22 +78,24 @@ impl<'db> TableMut<'_, 'db> {
 
     /// The value under `key` as this transaction sees it.
     pub fn get(&self, key: &[u8]) -> Result<Option<Value<'_>>> {
-        let desc = self.tx.desc_view(Some(&self.name))?;
-        get_in(self.tx.pages(), &desc, key)
+        check_key(key)?;
+        self.tx.get_in(Some(&self.name), key)
     }
 
     /// Entries in `range` as this transaction sees them.
     pub fn range<'k, R: RangeBounds<&'k [u8]>>(
-        &self,
+        &mut self,
         range: R,
     ) -> Result<Range<'_, crate::pager::TxnPages<'db>>> {
+        self.tx.apply_buffer()?;
         let desc = self.tx.desc_view(Some(&self.name))?;
         let (s, e) = owned_bounds(&range);
         Ok(Range::new(self.tx.pages(), desc.root, s, e))
     }
 
     /// Entries whose keys start with `prefix`, as this transaction sees them.
-    pub fn prefix(&self, prefix: &[u8]) -> Result<Range<'_, crate::pager::TxnPages<'db>>> {
+    pub fn prefix(&mut self, prefix: &[u8]) -> Result<Range<'_, crate::pager::TxnPages<'db>>> {
+        self.tx.apply_buffer()?;
         let desc = self.tx.desc_view(Some(&self.name))?;
         let (s, e) = prefix_bounds(prefix);
         Ok(Range::new(self.tx.pages(), desc.root, s, e))

@@ -11,10 +11,11 @@
 use std::collections::BTreeMap;
 use std::ops::RangeBounds;
 
+use super::buffer::WriteBuffer;
 use super::read::lookup_table;
 use super::table::{TableMut, get_in};
 use super::{check_key, check_table_name, check_value, owned_bounds, prefix_bounds};
-use crate::btree::{PageStore, Range, delete, insert};
+use crate::btree::{PageSource, PageStore, Range, delete, insert};
 use crate::db::Shared;
 use crate::error::Result;
 use crate::format::TableDesc;
@@ -26,11 +27,13 @@ pub struct WriteTxn<'db> {
     pages: TxnPages<'db>,
     /// Named tables touched: descriptor and whether it changed.
     tables: BTreeMap<String, (TableDesc, bool)>,
+    /// Sorted writes, once the transaction has outgrown its cache (see `buffer.rs`).
+    buffer: Option<WriteBuffer>,
 }
 
 impl<'db> WriteTxn<'db> {
     pub(crate) fn begin(shared: &'db Shared) -> Result<Self> {
-        Ok(WriteTxn { pages: TxnPages::begin(shared)?, tables: BTreeMap::new() })
+        Ok(WriteTxn { pages: TxnPages::begin(shared)?, tables: BTreeMap::new(), buffer: None })
     }
 
     pub(crate) fn pages(&self) -> &TxnPages<'db> {
@@ -56,20 +59,31 @@ impl<'db> WriteTxn<'db> {
 
     /// The value under `key` in the default table, including this transaction's writes.
     pub fn get(&self, key: &[u8]) -> Result<Option<Value<'_>>> {
-        get_in(&self.pages, &self.pages.meta.default_table, key)
+        check_key(key)?;
+        self.get_in(None, key)
+    }
+
+    /// The value under `key` in a table, buffered writes first.
+    pub(crate) fn get_in(&self, name: Option<&str>, key: &[u8]) -> Result<Option<Value<'_>>> {
+        if let Some(op) = self.buffer.as_ref().and_then(|b| b.get(name.unwrap_or(""), key)) {
+            return Ok(op.as_deref().map(Value::Borrowed));
+        }
+        get_in(&self.pages, &self.desc_view(name)?, key)
     }
 
     /// Entries of the default table in `range`, including this transaction's writes.
     pub fn range<'k, R: RangeBounds<&'k [u8]>>(
-        &self,
+        &mut self,
         range: R,
     ) -> Result<Range<'_, TxnPages<'db>>> {
+        self.apply_buffer()?;
         let (s, e) = owned_bounds(&range);
         Ok(Range::new(&self.pages, self.pages.meta.default_table.root, s, e))
     }
 
     /// Entries of the default table whose keys start with `prefix`.
-    pub fn prefix(&self, prefix: &[u8]) -> Result<Range<'_, TxnPages<'db>>> {
+    pub fn prefix(&mut self, prefix: &[u8]) -> Result<Range<'_, TxnPages<'db>>> {
+        self.apply_buffer()?;
         let (s, e) = prefix_bounds(prefix);
         Ok(Range::new(&self.pages, self.pages.meta.default_table.root, s, e))
     }
@@ -126,21 +140,85 @@ impl<'db> WriteTxn<'db> {
 
     pub(crate) fn put_in(&mut self, name: Option<&str>, key: &[u8], value: &[u8]) -> Result<()> {
         self.pages.usable()?;
-        let mut desc = self.desc_of(name)?;
-        let r = insert::put(&mut self.pages, &mut desc, key, value);
-        self.set_desc(name, desc);
-        r?;
-        self.pages.spill_if_needed()
+        self.desc_of(name)?;
+        let page_size = self.pages.page_size();
+        if let Some(buf) = &mut self.buffer {
+            let table = name.unwrap_or("");
+            if value.len() <= page_size {
+                let bytes = buf.record(table, key, Some(value.to_vec()));
+                return self.apply_buffer_above(bytes);
+            }
+            buf.forget(table, key);
+        }
+        self.apply_one(name, key, Some(value), false)?;
+        self.pages.spill_if_needed()?;
+        self.start_buffering_if_large();
+        Ok(())
     }
 
     pub(crate) fn delete_in(&mut self, name: Option<&str>, key: &[u8]) -> Result<bool> {
         self.pages.usable()?;
-        let mut desc = self.desc_of(name)?;
-        let r = delete::delete(&mut self.pages, &mut desc, key);
-        self.set_desc(name, desc);
-        let found = r?;
+        let desc = self.desc_of(name)?;
+        if self.buffer.is_some() {
+            let table = name.unwrap_or("");
+            let existed = match self.buffer.as_ref().and_then(|b| b.get(table, key)) {
+                Some(op) => op.is_some(),
+                None => get_in(&self.pages, &desc, key)?.is_some(),
+            };
+            let bytes = self.buffer.as_mut().map_or(0, |b| b.record(table, key, None));
+            self.apply_buffer_above(bytes)?;
+            return Ok(existed);
+        }
+        let found = self.apply_one(name, key, None, false)?;
         self.pages.spill_if_needed()?;
+        self.start_buffering_if_large();
         Ok(found)
+    }
+
+    /// Applies one write to the tree; returns whether the key existed (for deletes).
+    fn apply_one(
+        &mut self,
+        name: Option<&str>,
+        key: &[u8],
+        value: Option<&[u8]>,
+        ascending: bool,
+    ) -> Result<bool> {
+        let mut desc = self.desc_of(name)?;
+        let r = match value {
+            Some(v) => {
+                insert::put_with(&mut self.pages, &mut desc, key, v, ascending).map(|()| true)
+            }
+            None => delete::delete(&mut self.pages, &mut desc, key),
+        };
+        self.set_desc(name, desc);
+        r
+    }
+
+    /// Once the transaction has spilled, later writes are buffered and applied sorted.
+    fn start_buffering_if_large(&mut self) {
+        if self.buffer.is_none() && self.pages.has_spilled() {
+            self.buffer = Some(WriteBuffer::default());
+        }
+    }
+
+    fn apply_buffer_above(&mut self, buffered: usize) -> Result<()> {
+        if buffered > self.pages.shared_cache_size() / 2 {
+            self.apply_buffer()?;
+        }
+        Ok(())
+    }
+
+    /// Applies every buffered write, table by table in key order.
+    pub(crate) fn apply_buffer(&mut self) -> Result<()> {
+        let Some(buf) = self.buffer.as_mut().filter(|b| !b.is_empty()) else { return Ok(()) };
+        for (table, writes) in buf.take() {
+            let name = if table.is_empty() { None } else { Some(table.as_str()) };
+            for (key, op) in writes {
+                self.apply_one(name, &key, op.as_deref(), true)?;
+                self.pages.spill_if_needed()?;
+            }
+        }
+        Ok(())
     }
 
     /// Drops cached table descriptors (after they were flushed into the catalog).
@@ -170,6 +248,7 @@ impl<'db> WriteTxn<'db> {
     /// Makes the transaction's changes durable (at the configured level) and visible.
     pub fn commit(mut self) -> Result<()> {
         self.pages.usable()?;
+        self.apply_buffer()?;
         self.flush_tables()?;
         self.pages.commit()
     }
