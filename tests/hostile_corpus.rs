@@ -318,6 +318,8 @@ struct Tally {
     clean: u64,
     problems: u64,
     wrote: u64,
+    /// `check()` clean, yet a read failed: check() missed damage.
+    clean_but_unreadable: u64,
 }
 
 /// Opens the damaged files and uses everything; returns how it went. Errors are fine.
@@ -335,40 +337,41 @@ fn exercise(main: Vec<u8>, wal: Vec<u8>, page_size: u32, write: bool) -> Tally {
             return t;
         }
     };
+    // Whether every read succeeded: a database `check()` calls clean must be fully readable.
+    let mut reads_ok = true;
     if let Ok(rx) = db.begin_read() {
-        let drain = |r: folio::Result<folio::btree::Range<'_, folio::pager::View>>| {
-            if let Ok(it) = r {
-                for item in it.take(50_000) {
-                    if item.is_err() {
-                        break;
+        let drain = |r: folio::Result<folio::btree::Range<'_, folio::pager::View>>, rev| match r {
+            Ok(it) if rev => it.rev().take(50_000).all(|i| i.is_ok()),
+            Ok(it) => it.take(50_000).all(|i| i.is_ok()),
+            Err(_) => false,
+        };
+        reads_ok &= drain(rx.range(..), false);
+        reads_ok &= drain(rx.range(..), true);
+        reads_ok &= drain(rx.prefix(b"k0"), false);
+        for k in [&b"k00005"[..], b"k01000", b"", b"zzz", b"w0100"] {
+            reads_ok &= rx.get(k).is_ok();
+        }
+        match rx.table_names() {
+            Ok(names) => {
+                for n in names.iter().take(8) {
+                    match rx.table(n) {
+                        Ok(tb) => {
+                            reads_ok &= tb.get(b"alpha0001").is_ok();
+                            reads_ok &= drain(tb.range(..), false);
+                        }
+                        Err(_) => reads_ok = false,
                     }
                 }
             }
-        };
-        drain(rx.range(..));
-        if let Ok(it) = rx.range(..) {
-            for item in it.rev().take(50_000) {
-                if item.is_err() {
-                    break;
-                }
-            }
+            Err(_) => reads_ok = false,
         }
-        drain(rx.prefix(b"k0"));
-        for k in [&b"k00005"[..], b"k01000", b"", b"zzz", b"w0100"] {
-            let _ = rx.get(k);
-        }
-        if let Ok(names) = rx.table_names() {
-            for n in names.iter().take(8) {
-                if let Ok(tb) = rx.table(n) {
-                    let _ = tb.get(b"alpha0001");
-                    drain(tb.range(..));
-                }
-            }
-        }
+    } else {
+        reads_ok = false;
     }
     let ok = matches!(db.check(), Ok(r) if r.is_ok());
     if ok {
         t.clean = 1;
+        t.clean_but_unreadable = u64::from(!reads_ok);
     } else {
         t.problems = 1;
     }
@@ -441,6 +444,13 @@ fn hostile_corpus_never_panics_or_hangs() {
             by_damage[d] += 1;
             match guarded(main, wal, base.page_size as u32, write) {
                 Ok(t) => {
+                    if t.clean_but_unreadable > 0 {
+                        failures.push(format!(
+                            "base {:?}, {damage:?}, seed {seed:#x}: check() was clean but a \
+                             read failed",
+                            base.name
+                        ));
+                    }
                     total.refused += t.refused;
                     total.clean += t.clean;
                     total.problems += t.problems;
@@ -455,8 +465,7 @@ fn hostile_corpus_never_panics_or_hangs() {
     let rss = peak_rss_mib();
     println!(
         "hostile-file cases: {cases} over {} bases ({:.1} s): open refused {}, opened and \
-         check() clean {}, opened with problems reported {}, then written {}; panics or hangs: \
-         {}; peak RSS {rss:?} MiB",
+         check() clean {}, opened with problems reported {}, then written {}; failures: {}; peak RSS {rss:?} MiB",
         bases.len(),
         t0.elapsed().as_secs_f64(),
         total.refused,
@@ -471,7 +480,8 @@ fn hostile_corpus_never_panics_or_hangs() {
     assert!(cases >= 2000, "hostile-file cases: {cases}");
     assert!(
         failures.is_empty(),
-        "{} of {cases} hostile-file cases panicked or hung; the first:\n{}",
+        "{} of {cases} hostile-file cases panicked, hung, or read badly after a clean check(); \
+         the first:\n{}",
         failures.len(),
         failures.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
     );
