@@ -833,3 +833,55 @@ fn sim_failed_sync_under_group_commit_fails_every_waiting_committer() {
     }
     let _ = PathBuf::new();
 }
+
+#[test]
+fn sim_failure_truncating_the_wal_fences() {
+    for fault in [Fault::Eio, Fault::NoSpace] {
+        let (vfs, tap, db, model) = sim_db(30);
+        tap.arm(File::Wal, Kind::SetLen, 0, fault);
+        let err = db.checkpoint(CheckpointMode::Truncate).expect_err("the WAL truncation fails");
+        assert!(errno(&err).is_some(), "{err:?}");
+        assert_fenced(&db, &tap, Path::new("/sim"));
+        drop(db);
+        assert_recovers(&vfs, &model, &model, &format!("{fault:?} truncating the WAL"));
+    }
+}
+
+#[test]
+fn sim_failure_writing_the_compact_output_leaves_the_database_usable() {
+    for fault in [Fault::Eio, Fault::NoSpace] {
+        for skip in [0, 5] {
+            let ctx = format!("{fault:?} on write {} of the compact output", skip + 1);
+            let (vfs, tap, db, mut model) = sim_db(200);
+            tap.arm(File::Other, Kind::Write, skip, fault);
+            let err = db.compact().expect_err(&ctx);
+            assert!(errno(&err).is_some(), "{ctx}: {err:?}");
+            // The database's own files were not written: no fence, everything still works.
+            assert_eq!(read_all(&db).unwrap(), crash::normalized(&model), "{ctx}");
+            commit_each(&db, &mut model, 200..210);
+            common::assert_check_ok(&db, &ctx);
+            db.compact().unwrap_or_else(|e| panic!("{ctx}: compact again: {e}"));
+            assert_eq!(read_all(&db).unwrap(), crash::normalized(&model), "{ctx}: after compact");
+            db.close().unwrap();
+            verify(&vfs, &SimOpts::default(), &[&model]).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn sim_failure_swapping_in_the_compacted_file_fences() {
+    for (file, kind) in
+        [(File::Main, Kind::Rename), (File::Other, Kind::SyncDir), (File::Wal, Kind::Sync)]
+    {
+        let ctx = format!("EIO on compact's {kind:?} of {file:?}");
+        let (vfs, tap, db, model) = sim_db(200);
+        // compact's own WAL sync comes after its checkpoint (which syncs nothing in the WAL
+        // at Full) and its directory sync after the rename.
+        tap.arm(file, kind, 0, Fault::Eio);
+        let err = db.compact().expect_err(&ctx);
+        assert!(errno(&err).is_some(), "{ctx}: {err:?}");
+        assert_fenced(&db, &tap, Path::new("/sim"));
+        drop(db);
+        assert_recovers(&vfs, &model, &model, &ctx);
+    }
+}
