@@ -107,6 +107,7 @@ pub(crate) fn wait_until(s: &Shared, deadline: Instant, done: impl Fn(&crate::db
 /// Copies frames up to `limit` (and no further than the oldest reader) into the main file,
 /// then shrinks the file if the database got smaller. The caller holds the checkpoint lock.
 pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
+    s.fence.check()?; // callers may have waited (the worker up to a second) since theirs
     let (snap, nbackfill, wal_map, bound) = {
         let st = s.state.lock();
         let snap = Arc::clone(&st.snapshot);

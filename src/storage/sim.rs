@@ -178,13 +178,28 @@ impl SimVfs {
     /// The disk a power cut at this moment could leave, chosen by `seed`: a fresh file system
     /// with no faults scheduled.
     pub fn crash_image(&self, seed: u64) -> io::Result<SimVfs> {
-        let mut rng = SplitMix(seed);
+        self.image(&mut Chooser::Random(SplitMix(seed)))
+    }
+
+    /// Test support: the disk a power cut could leave, with the outcome chosen by the caller
+    /// rather than at random, to pin one specific crash. `keep(path, offset, len)` is asked
+    /// about each unsynced write, in the order the writes were made, and decides whether it
+    /// reached the disk whole (`true`) or not at all (`false`). Every unsynced resize and
+    /// every pending name change (creation, rename, removal) survives.
+    pub fn crash_image_with(
+        &self,
+        mut keep: impl FnMut(&Path, u64, usize) -> bool,
+    ) -> io::Result<SimVfs> {
+        self.image(&mut Chooser::Given(&mut keep))
+    }
+
+    fn image(&self, choose: &mut Chooser<'_>) -> io::Result<SimVfs> {
         let sim = self.sim.lock();
         let mut names = sim.durable.clone();
-        let keep = if sim.pending_names.is_empty() {
-            0
-        } else {
-            rng.below(sim.pending_names.len() as u64 + 1) as usize
+        let keep = match choose {
+            _ if sim.pending_names.is_empty() => 0,
+            Chooser::Random(rng) => rng.below(sim.pending_names.len() as u64 + 1) as usize,
+            Chooser::Given(_) => sim.pending_names.len(),
         };
         for op in &sim.pending_names[..keep] {
             match op {
@@ -204,7 +219,7 @@ impl SimVfs {
             let image = match images.get(&file.id) {
                 Some(f) => Arc::clone(f),
                 None => {
-                    let content = torn_image(&file.state.lock(), &mut rng);
+                    let content = torn_image(&file.state.lock(), &path, choose);
                     let f = out.sim.lock().new_file(&content)?;
                     images.insert(file.id, Arc::clone(&f));
                     f
@@ -218,19 +233,32 @@ impl SimVfs {
     }
 }
 
-/// Durable contents plus a random choice of pending changes, in order.
-fn torn_image(st: &FileState, rng: &mut SplitMix) -> Vec<u8> {
+/// Who decides what a crash keeps.
+enum Chooser<'a> {
+    Random(SplitMix),
+    Given(&'a mut dyn FnMut(&Path, u64, usize) -> bool),
+}
+
+/// Durable contents plus a choice of pending changes, in order.
+fn torn_image(st: &FileState, path: &Path, choose: &mut Chooser<'_>) -> Vec<u8> {
     let mut img = st.durable.clone();
     for p in &st.pending {
         match p {
             Pending::SetLen(len) => {
-                if rng.below(2) == 0 {
+                let apply = match choose {
+                    Chooser::Random(rng) => rng.below(2) == 0,
+                    Chooser::Given(_) => true,
+                };
+                if apply {
                     img.resize(*len as usize, 0);
                 }
             }
             Pending::Write { off, data } => {
+                let mode = match choose {
+                    Chooser::Random(rng) => rng.below(3),
+                    Chooser::Given(keep) => u64::from(keep(path, *off, data.len())),
+                };
                 let off = *off as usize;
-                let mode = rng.below(3);
                 if mode == 0 {
                     continue; // lost
                 }
@@ -242,7 +270,11 @@ fn torn_image(st: &FileState, rng: &mut SplitMix) -> Vec<u8> {
                 while pos < data.len() {
                     let sector_end = ((off + pos) / SECTOR + 1) * SECTOR - off;
                     let end = sector_end.min(data.len());
-                    if mode == 1 || rng.below(2) == 0 {
+                    let whole = match choose {
+                        Chooser::Random(rng) => mode == 1 || rng.below(2) == 0,
+                        Chooser::Given(_) => true,
+                    };
+                    if whole {
                         img[off + pos..off + end].copy_from_slice(&data[pos..end]);
                     }
                     pos = end;
