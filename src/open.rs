@@ -123,6 +123,13 @@ pub fn open_memory(opts: &Options) -> Result<Opened> {
     Ok(Opened { main, meta, wal: rec.writer, recovery: rec.info })
 }
 
+/// Whether a small main file holds nothing but zeros.
+fn never_written(main: &Arc<dyn Storage>, len: u64) -> std::io::Result<bool> {
+    let mut buf = vec![0u8; len as usize];
+    main.read_at(&mut buf, 0)?;
+    Ok(buf.iter().all(|&b| b == 0))
+}
+
 /// Reads and validates page 0, or writes a fresh one into an empty file. Returns the header,
 /// whether the file was created, and whether page 0 passed its checksum. A page 0 torn by an
 /// interrupted checkpoint still decodes (its first sector is whole) and is replaced by the
@@ -134,6 +141,19 @@ fn load_or_create_main(
 ) -> Result<(Meta, bool, bool)> {
     let io = |e| Error::io(path, e);
     let len = main.len().map_err(io)?;
+    // Creation writes one page, so a crash during it leaves at most one page.
+    if len > 0 && len <= opts.page_size as u64 && never_written(main, len).map_err(io)? {
+        if opts.read_only {
+            return Err(Error::InvalidArgument(format!(
+                "{} holds no database yet (its creation never completed)",
+                path.display()
+            )));
+        }
+        // A crash while the database was being created lost page 0 (creation syncs page 0
+        // before anything else is written): nothing was ever committed, so create it again.
+        main.set_len(0).map_err(io)?;
+        return load_or_create_main(main, path, opts);
+    }
     if len == 0 {
         if opts.read_only {
             return Err(Error::InvalidArgument(format!(

@@ -641,9 +641,10 @@ fn sim_enospc_then_power_cut_leaves_the_failed_commit_all_or_nothing() {
 
 #[test]
 fn sim_enospc_growing_the_wal_or_spilling_fails_cleanly() {
-    // Growing: the first commit after open extends the empty WAL.
+    // Growing: the first commit after open extends the empty WAL, by writing zeros ahead of
+    // the frames, so its first write is the growth.
     let (vfs, tap, db, mut model) = sim_db(0);
-    tap.arm(File::Wal, Kind::SetLen, 0, Fault::NoSpace);
+    tap.arm(File::Wal, Kind::Write, 0, Fault::NoSpace);
     let (r, _) = big_txn(&db, 1000);
     assert_eq!(errno(&r.expect_err("growing the WAL")), Some(ENOSPC));
     assert!(tap.fired().is_some());

@@ -129,11 +129,12 @@ impl WalWriter {
     pub fn append(&mut self, frames: &[(u32, &[u8])], commit: bool) -> io::Result<Appended> {
         debug_assert!(!frames.is_empty());
         let first = self.next_frame;
-        let start = if self.header_written { frame_offset(first, self.page_size) } else { 0 };
         let end = frame_offset(first + frames.len() as u64, self.page_size);
         let remapped = self.reserve(end)?;
-
-        let (hdr_bytes, _) = self.header.encode();
+        if !self.header_written {
+            self.write_header()?;
+        }
+        let start = frame_offset(first, self.page_size);
         let mut headers = Vec::with_capacity(frames.len());
         let mut chain = self.chain;
         for (i, (pgno, page)) in frames.iter().enumerate() {
@@ -143,10 +144,7 @@ impl WalWriter {
             chain = fh.crc;
             headers.push(fh.encode());
         }
-        let mut bufs: Vec<&[u8]> = Vec::with_capacity(frames.len() * 2 + 2);
-        if !self.header_written {
-            bufs.push(&hdr_bytes);
-        }
+        let mut bufs: Vec<&[u8]> = Vec::with_capacity(frames.len() * 2 + 1);
         for (h, (_, page)) in headers.iter().zip(frames) {
             bufs.push(h);
             bufs.push(page);
@@ -161,7 +159,6 @@ impl WalWriter {
         self.storage.write_all_vectored_at(&bufs, start)?;
         self.high_water = self.high_water.max(end_frame);
 
-        self.header_written = true;
         self.chain = chain;
         self.next_frame = first + frames.len() as u64;
         if commit {
@@ -170,6 +167,20 @@ impl WalWriter {
         }
         self.check_invariants();
         Ok(Appended { first, remapped })
+    }
+
+    /// Writes the header of a new generation. When frames of an earlier generation may still
+    /// follow it, the header is synced before any new frame is written: otherwise a crash
+    /// could keep new frames but lose the new header, and recovery, reading the old header,
+    /// would replay the old generation's leading frames over a newer main file.
+    fn write_header(&mut self) -> io::Result<()> {
+        let (hdr, _) = self.header.encode();
+        self.storage.write_at(&hdr, 0)?;
+        if self.high_water > 1 {
+            self.storage.sync()?;
+        }
+        self.header_written = true;
+        Ok(())
     }
 
     /// Grows the file (and the map) so that `end` bytes are available. The new space is

@@ -1,6 +1,7 @@
-//! Pinned engine bug: a power cut during the first commit after a WAL restart can replay a
-//! stale prefix of the previous WAL generation over a newer main file, losing acknowledged
-//! (and already checkpointed) commits.
+//! Regression: a power cut during the first commit after a WAL restart could replay a stale
+//! prefix of the previous WAL generation over a newer main file, losing acknowledged (and
+//! already checkpointed) commits. The new header is now synced before any new frame when
+//! older frames may follow it.
 //!
 //! A restart rewrites the WAL from offset 0: the new header (new salt) and the new frames go
 //! out in one batch of writes, synced together at the end of the commit. Until that sync,
@@ -48,7 +49,7 @@ fn before_restart(vfs: &SimVfs) -> (Database, u64) {
 }
 
 #[test]
-fn bug_wal_restart_replays_a_stale_prefix_of_the_old_generation() {
+fn regression_wal_restart_never_replays_the_old_generation() {
     // Count the steps of the restarting commit; at `Full` its last step is the WAL sync.
     let dry = SimVfs::new();
     let (db, s0) = before_restart(&dry);

@@ -1,6 +1,6 @@
-//! Pinned engine bug: a power cut while `open` creates a new database can leave a main file
-//! that every later `open` refuses, so the application cannot start until someone deletes
-//! the file by hand.
+//! Regression: a power cut while `open` created a new database could leave a main file that
+//! every later `open` refused. A small main file holding only zeros is now taken for a
+//! creation that never completed, and created again.
 //!
 //! Creating a database writes page 0 (the header) into the new, empty file and then syncs it
 //! (`open::load_or_create_main`). A crash before that sync completes may keep the file's name
@@ -21,7 +21,7 @@ use crash::SimOpts;
 use folio::storage::SimVfs;
 
 #[test]
-fn bug_crash_while_creating_a_database_leaves_a_file_open_refuses() {
+fn regression_crash_while_creating_a_database_leaves_an_openable_file() {
     let opts = SimOpts::default();
     // The steps of creating the database.
     let vfs = SimVfs::new();
