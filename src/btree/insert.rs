@@ -25,18 +25,19 @@ pub fn put<S: PageStore>(
     key: &[u8],
     value: &[u8],
 ) -> Result<()> {
-    put_with(store, desc, key, value, false)
+    put_with(store, desc, key, value, None)
 }
 
-/// Like [`put`]; `ascending` says the caller is inserting keys in increasing order (applying
-/// a sorted batch), so a full leaf splits just after the new key: the keys that follow land
-/// in the left page until it is full, and pages fill almost completely.
+/// Like [`put`], for a caller inserting keys in increasing order (applying a sorted batch):
+/// `next` is the key that will be inserted after this one. When it belongs right after this
+/// key in the same leaf, a full leaf splits just after the new key rather than in the middle,
+/// so the keys that follow fill the left page instead of leaving it half empty.
 pub fn put_with<S: PageStore>(
     store: &mut S,
     desc: &mut TableDesc,
     key: &[u8],
     value: &[u8],
-    ascending: bool,
+    next: Option<&[u8]>,
 ) -> Result<()> {
     let ps = store.page_size();
     let mut cell = Vec::with_capacity(leaf_cell_size(key.len(), Some(value.len())));
@@ -62,6 +63,15 @@ pub fn put_with<S: PageStore>(
         let (idx, found) = node.search(key)?;
         let old = if found { Some(node.value(idx)?) } else { None };
         let at_end = idx == node.len();
+        // Whether the next sorted key would follow this one in the same leaf, before the
+        // entry now at `idx` (the cell the new one goes before; itself when replacing).
+        let next_follows = match next {
+            Some(nk) if idx < node.len() => {
+                let after = if found { idx + 1 } else { idx };
+                after < node.len() && nk < node.key(after)?
+            }
+            _ => false,
+        };
         if let Some(old) = old {
             if let LeafValue::Overflow { first, len } = old {
                 overflow::free(store, first, len)?;
@@ -75,7 +85,7 @@ pub fn put_with<S: PageStore>(
         }
         let mode = if at_end && !found && is_right_edge(&*store, &path)? {
             Split::Append
-        } else if ascending {
+        } else if next_follows {
             Split::AfterNew
         } else {
             Split::Balanced

@@ -150,7 +150,7 @@ impl<'db> WriteTxn<'db> {
             }
             buf.forget(table, key);
         }
-        self.apply_one(name, key, Some(value), false)?;
+        self.apply_one(name, key, Some(value), None)?;
         self.pages.spill_if_needed()?;
         self.start_buffering_if_large();
         Ok(())
@@ -169,7 +169,7 @@ impl<'db> WriteTxn<'db> {
             self.apply_buffer_above(bytes)?;
             return Ok(existed);
         }
-        let found = self.apply_one(name, key, None, false)?;
+        let found = self.apply_one(name, key, None, None)?;
         self.pages.spill_if_needed()?;
         self.start_buffering_if_large();
         Ok(found)
@@ -181,13 +181,11 @@ impl<'db> WriteTxn<'db> {
         name: Option<&str>,
         key: &[u8],
         value: Option<&[u8]>,
-        ascending: bool,
+        next: Option<&[u8]>,
     ) -> Result<bool> {
         let mut desc = self.desc_of(name)?;
         let r = match value {
-            Some(v) => {
-                insert::put_with(&mut self.pages, &mut desc, key, v, ascending).map(|()| true)
-            }
+            Some(v) => insert::put_with(&mut self.pages, &mut desc, key, v, next).map(|()| true),
             None => delete::delete(&mut self.pages, &mut desc, key),
         };
         self.set_desc(name, desc);
@@ -213,8 +211,10 @@ impl<'db> WriteTxn<'db> {
         let Some(buf) = self.buffer.as_mut().filter(|b| !b.is_empty()) else { return Ok(()) };
         for (table, writes) in buf.take() {
             let name = if table.is_empty() { None } else { Some(table.as_str()) };
-            for (key, op) in writes {
-                self.apply_one(name, &key, op.as_deref(), true)?;
+            let mut writes = writes.into_iter().peekable();
+            while let Some((key, op)) = writes.next() {
+                let next = writes.peek().map(|(k, _)| k.as_slice());
+                self.apply_one(name, &key, op.as_deref(), next)?;
                 self.pages.spill_if_needed()?;
             }
         }
