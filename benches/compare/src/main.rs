@@ -41,6 +41,11 @@ impl Rng {
 
 struct Config {
     n: usize,
+    /// Lookups per read pass (default: n).
+    lookups: Option<usize>,
+    /// `all`, `load` (build the databases under --dir and stop) or `reads` (read databases
+    /// an earlier `load` built under --dir).
+    phase: String,
     engines: Vec<String>,
     json: Option<String>,
     dir: Option<String>,
@@ -50,6 +55,8 @@ struct Config {
 fn parse_args() -> Config {
     let mut cfg = Config {
         n: 1_000_000,
+        lookups: None,
+        phase: "all".into(),
         engines: ["folio", "lmdb", "redb", "sqlite"].map(String::from).to_vec(),
         json: None,
         dir: None,
@@ -64,6 +71,8 @@ fn parse_args() -> Config {
             "--json" => cfg.json = Some(val()),
             "--dir" => cfg.dir = Some(val()),
             "--threads" => cfg.threads = val().parse().expect("--threads takes a number"),
+            "--lookups" => cfg.lookups = Some(val().parse().expect("--lookups takes a number")),
+            "--phase" => cfg.phase = val(),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -184,11 +193,23 @@ struct Data {
     remove: Vec<Vec<u8>>,
 }
 
-fn generate(n: usize) -> Data {
+/// Entry `i` of the loaded data: a pure function of `i`, so a reads-only run can rebuild the
+/// keys it looks up without holding the data set in memory.
+fn entry(i: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut rng = Rng(0x5EED ^ i.wrapping_mul(0xA24B_AED4_963E_E407));
+    (rng.bytes(24), rng.bytes(150))
+}
+
+fn lookups(n: usize, count: usize) -> Vec<Vec<u8>> {
+    let mut rng = Rng(0x100C);
+    (0..count).map(|_| entry(rng.next() % n as u64).0).collect()
+}
+
+fn generate(n: usize, lookup_count: usize) -> Data {
     let mut rng = Rng(0x5EED);
     let pair = |rng: &mut Rng| (rng.bytes(24), rng.bytes(150));
-    let kvs: Vec<_> = (0..n).map(|_| pair(&mut rng)).collect();
-    let lookups = (0..n).map(|_| kvs[(rng.next() % n as u64) as usize].0.clone()).collect();
+    let kvs: Vec<_> = (0..n as u64).map(entry).collect();
+    let lookups = lookups(n, lookup_count);
     let scan_starts = (0..100_000).map(|_| rng.bytes(24)).collect();
     let singles = (0..1000).map(|_| pair(&mut rng)).collect();
     let batches = (0..100_000).map(|_| pair(&mut rng)).collect();
@@ -198,9 +219,76 @@ fn generate(n: usize) -> Data {
     Data { kvs, lookups, scan_starts, singles, batches, conc2, conc8, remove }
 }
 
+/// Anonymous resident memory of this process, in bytes (Linux).
+fn rss_anon() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("RssAnon:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Builds each engine's database under `--dir/<engine>` and stops.
+fn load_only(cfg: &Config) {
+    let dir = std::path::PathBuf::from(cfg.dir.as_deref().expect("--phase load needs --dir"));
+    let data = generate(cfg.n, 0);
+    for name in &cfg.engines {
+        let d = dir.join(name);
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let e = open(name, &d);
+        let t = time(|| e.load(&data.kvs));
+        e.settle();
+        println!(
+            "{name}: loaded {} entries in {t:.1} s, {} bytes on disk",
+            cfg.n,
+            engines::disk_bytes(&d)
+        );
+    }
+}
+
+/// Random reads (1 thread, all cores) and scans on databases built by `--phase load`.
+fn reads_only(cfg: &Config) {
+    let dir = std::path::PathBuf::from(cfg.dir.as_deref().expect("--phase reads needs --dir"));
+    let keys = lookups(cfg.n, cfg.lookups.unwrap_or(cfg.n));
+    println!(
+        "{:<8}{:>18}{:>18}{:>16}{:>22}",
+        "engine", "gets 1 thread", "gets all cores", "scans of 10", "anon memory (MB)"
+    );
+    for name in &cfg.engines {
+        let e = open(name, &dir.join(name));
+        let before = rss_anon();
+        let rate = |threads| keys.len() as f64 / parallel_reads(&*e, &keys, threads);
+        let (g1, gn) = (rate(1), rate(cfg.threads));
+        let starts: Vec<Vec<u8>> = keys.iter().take(keys.len() / 10).cloned().collect();
+        let t = time(|| {
+            let mut r = e.reader();
+            for s in &starts {
+                r.scan(s, 10);
+            }
+        });
+        let after = rss_anon();
+        println!(
+            "{name:<8}{:>16.0}/s{:>16.0}/s{:>14.0}/s{:>10.1} -> {:.1}",
+            g1,
+            gn,
+            starts.len() as f64 / t,
+            before as f64 / 1e6,
+            after as f64 / 1e6
+        );
+    }
+}
+
 fn main() {
     let cfg = parse_args();
-    let data = generate(cfg.n);
+    match cfg.phase.as_str() {
+        "load" => return load_only(&cfg),
+        "reads" => return reads_only(&cfg),
+        "all" => {}
+        other => panic!("unknown phase {other}"),
+    }
+    let data = generate(cfg.n, cfg.lookups.unwrap_or(cfg.n));
     let raw = (cfg.n * (24 + 150)) as u64;
     let mut report = Report::new(cfg.n, raw, cfg.threads);
     eprintln!("measuring machine limits");

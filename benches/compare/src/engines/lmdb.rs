@@ -19,7 +19,7 @@ impl Lmdb {
         std::fs::create_dir_all(&path).unwrap();
         let mut opts = EnvOpenOptions::new();
         opts.map_size(64 << 30).max_dbs(1);
-        // SAFETY: the directory is fresh and private to this process, and it is opened once.
+        // SAFETY: the directory is private to this benchmark, and this process opens it once.
         let env = unsafe {
             opts.flags(EnvFlags::NO_READ_AHEAD);
             opts.open(&path).expect("open lmdb")

@@ -26,8 +26,11 @@ impl Sqlite {
     pub fn open(dir: &Path) -> Self {
         let path = dir.join("sqlite.db");
         let conn = connect(&path);
-        conn.execute("CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID", [])
-            .unwrap();
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID",
+            [],
+        )
+        .unwrap();
         Sqlite { path, conn: Mutex::new(conn) }
     }
 }
