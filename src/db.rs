@@ -78,12 +78,14 @@ impl Shared {
         advised_map(&self.opts, &self.path, main, len)
     }
 
-    /// Syncs the directory holding the database (file creation, growth, removal, rename).
+    /// Syncs the directory holding the database (file creation, growth, removal, rename). A
+    /// failure is a failed sync like any other: it fences the database.
     pub(crate) fn sync_dir(&self) -> Result<()> {
         if self.memory {
             return Ok(());
         }
-        self.vfs.sync_dir(parent_dir(&self.path)).map_err(|e| Error::io(&self.path, e))
+        let dir = parent_dir(&self.path);
+        self.vfs.sync_dir(dir).map_err(|e| self.fence_io(dir, "syncing the directory", e))
     }
 
     /// Trips the fence for a failed write or sync of `path` and returns the error.

@@ -70,12 +70,13 @@ pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
     if !main.try_lock().map_err(|e| Error::io(path, e))? {
         return Err(Error::Locked(path.to_path_buf()));
     }
+    let wpath = wal_path(path);
+    refuse_orphan_wal(vfs.as_ref(), &main, path, &wpath, opts)?;
     let (meta, created, header_ok) = load_or_create_main(&main, path, opts)?;
     if created || !existed {
         vfs.sync_dir(parent_dir(path)).map_err(|e| Error::io(path, e))?;
     }
 
-    let wpath = wal_path(path);
     let wal_exists = vfs.exists(&wpath).map_err(|e| Error::io(&wpath, e))?;
     let wal: Arc<dyn Storage> = if opts.read_only && !wal_exists {
         Arc::new(FileStorage::anonymous("folio-wal").map_err(|e| Error::io(&wpath, e))?)
@@ -96,15 +97,51 @@ pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
     Ok(Opened { main, meta, wal: rec.writer, recovery: rec.info })
 }
 
-/// Every page of the database lives in the main file or in a WAL frame, so a header claiming
-/// more pages than both hold together is damage (and would make a checkpoint grow the file
-/// to the claimed size, or `check` size its tables by it).
+/// A main file that is about to be created (empty, or all zeros from an interrupted
+/// creation) cannot own a WAL with data in it: refuse before writing anything, so that a
+/// refused open changes nothing on disk.
+fn refuse_orphan_wal(
+    vfs: &dyn crate::storage::Vfs,
+    main: &Arc<dyn Storage>,
+    path: &Path,
+    wpath: &Path,
+    opts: &Options,
+) -> Result<()> {
+    let len = main.len().map_err(|e| Error::io(path, e))?;
+    let to_create = len == 0
+        || (len <= opts.page_size as u64
+            && never_written(main, len).map_err(|e| Error::io(path, e))?);
+    if !to_create || !vfs.exists(wpath).map_err(|e| Error::io(wpath, e))? {
+        return Ok(());
+    }
+    let wal = vfs.open(wpath, OpenMode::ReadOnly).map_err(|e| Error::io(wpath, e))?;
+    let wlen = wal.len().map_err(|e| Error::io(wpath, e))?;
+    let mut head = vec![0u8; wlen.min(64 << 10) as usize];
+    wal.read_at(&mut head, 0).map_err(|e| Error::io(wpath, e))?;
+    if head.iter().any(|&b| b != 0) {
+        return Err(Error::corrupt(format!(
+            "{} holds no database, but its WAL {} holds data",
+            path.display(),
+            wpath.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Every page of the database lives in the main file or in a WAL frame, except free pages
+/// that were allocated and freed by one commit and never written; those are listed by
+/// free-list trunk pages, which do exist. A header claiming more pages than that allows is
+/// damage (and would make a checkpoint grow the file to the claimed size, or `check` size its
+/// tables by it).
 fn check_page_count(main: &Arc<dyn Storage>, path: &Path, meta: &Meta, frames: u64) -> Result<()> {
     let main_pages = main.len().map_err(|e| Error::io(path, e))? / meta.page_size as u64;
-    if meta.page_count as u64 > main_pages + frames {
+    let written = main_pages + frames;
+    let per_trunk = crate::format::page::trunk_capacity(meta.page_size as usize) as u64;
+    let unwritten_max = (meta.free_count as u64).min(written.saturating_mul(per_trunk));
+    if meta.page_count as u64 > written + unwritten_max {
         return Err(Error::corrupt(format!(
             "{}: header claims {} pages but the main file holds {main_pages} and the WAL \
-             {frames} frames",
+             {frames} frames (too few to list that many free pages)",
             path.display(),
             meta.page_count
         )));
