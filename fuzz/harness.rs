@@ -79,6 +79,21 @@ macro_rules! trace {
     };
 }
 
+thread_local! {
+    static STRICT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes the harness on this thread fail on the known findings that are not fixed yet
+/// (each has an ignored regression test in `tests/fuzz_regressions.rs` that sets this);
+/// otherwise the targets step around them so fuzzing can go on past them.
+pub fn set_strict(on: bool) {
+    STRICT.with(|s| s.set(on));
+}
+
+fn tolerate_known() -> bool {
+    !STRICT.with(|s| s.get())
+}
+
 fn options(vfs: &SimVfs) -> Options {
     Options::new().vfs(Arc::new(vfs.clone())).auto_checkpoint(0)
 }
@@ -180,7 +195,7 @@ fn hostile_session(vfs: &SimVfs) {
         Err(_) => {
             // Known: an empty main file is initialized before a bad WAL is refused, so that
             // one case is left to `regression_failed_open_initializes_an_empty_main_file`.
-            if main.as_deref().is_some_and(|m| !m.is_empty()) {
+            if !tolerate_known() || main.as_deref().is_some_and(|m| !m.is_empty()) {
                 unchanged("a failed open");
             }
             return;
@@ -538,7 +553,8 @@ impl Run {
 
     /// Opens the database (after a crash, on the crash image), retrying past injected faults;
     /// checks it against the model's candidates and makes the match the live state.
-    fn open(&mut self, crash_seed: Option<u64>) -> Database {
+    /// `None` when the reopen hit a known finding (see [`set_strict`]): the run stops there.
+    fn open(&mut self, crash_seed: Option<u64>) -> Option<Database> {
         // Whether the files are a crash image: what recovery finds there is durable.
         let mut imaged = false;
         for attempt in 0..8u64 {
@@ -556,6 +572,12 @@ impl Run {
             let db = match opts.open(DB) {
                 Ok(db) => db,
                 Err(Error::Io { .. }) => continue,
+                // Known: open refuses a header whose page count exceeds the pages the files
+                // hold, but pages allocated and freed by one commit are in neither
+                // (`regression_pages_freed_by_their_own_commit_fail_the_reopen`).
+                Err(Error::Corrupt(m)) if tolerate_known() && m.contains("header claims") => {
+                    return None;
+                }
                 Err(e) => panic!("{}: reopen failed: {e}", self.ctx()),
             };
             let state = match db.begin_read().and_then(|rx| read_state(&rx)) {
@@ -589,14 +611,14 @@ impl Run {
                 all.push(found.clone());
                 self.model = Model { live: found, history: all, failed: Vec::new() };
             }
-            return db;
+            return Some(db);
         }
         panic!("{}: could not reopen the database", self.ctx());
     }
 
     /// After an operation: recover from a crash or a fence, else check the handle still shows
     /// the live state when `verify`.
-    fn settle(&mut self, db: Database, seed: u64, verify: bool) -> Database {
+    fn settle(&mut self, db: Database, seed: u64, verify: bool) -> Option<Database> {
         if self.vfs.crashed() {
             drop(db);
             return self.open(Some(seed));
@@ -618,7 +640,7 @@ impl Run {
                 );
             }
         }
-        db
+        Some(db)
     }
 }
 
@@ -795,7 +817,7 @@ pub fn ops_model(data: &[u8]) {
         );
     let vfs = SimVfs::new();
     let mut run = Run { vfs, opts, level, model: Model::new(empty_tables()), crashes: 0, op: 0 };
-    let mut db = run.open(None);
+    let Some(mut db) = run.open(None) else { return };
 
     while !inp.is_empty() && run.op < 200 {
         run.op += 1;
@@ -827,7 +849,10 @@ pub fn ops_model(data: &[u8]) {
         match op % 16 {
             0..=4 => {
                 let _ = txn(&mut run, &db, &mut inp);
-                db = run.settle(db, seed, true);
+                db = match run.settle(db, seed, true) {
+                    Some(db) => db,
+                    None => return,
+                };
             }
             5 => {
                 // Point reads in a read transaction.
@@ -850,7 +875,10 @@ pub fn ops_model(data: &[u8]) {
                         assert_eq!(got.as_ref(), want, "{}: get", run.ctx());
                     }
                 }
-                db = run.settle(db, seed, false);
+                db = match run.settle(db, seed, false) {
+                    Some(db) => db,
+                    None => return,
+                };
             }
             6 => {
                 let mode = [
@@ -862,16 +890,25 @@ pub fn ops_model(data: &[u8]) {
                 if run.ok_or_expected(db.checkpoint(mode), "checkpoint").is_some() {
                     run.model.synced();
                 }
-                db = run.settle(db, seed, true);
+                db = match run.settle(db, seed, true) {
+                    Some(db) => db,
+                    None => return,
+                };
             }
             7 => {
                 let budget = inp.u8() as u64 % 8;
                 let _ = run.ok_or_expected(db.vacuum(budget), "vacuum");
-                db = run.settle(db, seed, true);
+                db = match run.settle(db, seed, true) {
+                    Some(db) => db,
+                    None => return,
+                };
             }
             8 => {
                 let _ = run.ok_or_expected(db.compact(), "compact");
-                db = run.settle(db, seed, true);
+                db = match run.settle(db, seed, true) {
+                    Some(db) => db,
+                    None => return,
+                };
             }
             9 => {
                 // Clean close and reopen.
@@ -880,7 +917,10 @@ pub fn ops_model(data: &[u8]) {
                     run.model.synced();
                     run.model.failed.clear();
                 }
-                db = run.open(None);
+                db = match run.open(None) {
+                    Some(db) => db,
+                    None => return,
+                };
             }
             10 => {
                 let at = run.vfs.steps() + 1 + inp.u8() as u64 % 32;
@@ -894,25 +934,37 @@ pub fn ops_model(data: &[u8]) {
             12 => {
                 // Power cut between operations.
                 drop(db);
-                db = run.open(Some(seed ^ inp.u8() as u64));
+                db = match run.open(Some(seed ^ inp.u8() as u64)) {
+                    Some(db) => db,
+                    None => return,
+                };
             }
             13 => {
                 if let Some(report) = run.ok_or_expected(db.check(), "check") {
                     assert!(report.is_ok(), "{}: check:\n{report}", run.ctx());
                 }
                 let _ = run.ok_or_expected(db.stats(), "stats");
-                db = run.settle(db, seed, false);
+                db = match run.settle(db, seed, false) {
+                    Some(db) => db,
+                    None => return,
+                };
             }
             14 => {
                 if run.ok_or_expected(db.flush(), "flush").is_some() {
                     run.model.synced();
                 }
-                db = run.settle(db, seed, false);
+                db = match run.settle(db, seed, false) {
+                    Some(db) => db,
+                    None => return,
+                };
             }
             _ => {
                 // A reader spanning a commit and a checkpoint keeps its snapshot.
                 let Some(rx) = run.ok_or_expected(db.begin_read(), "begin_read") else {
-                    db = run.settle(db, seed, false);
+                    db = match run.settle(db, seed, false) {
+                        Some(db) => db,
+                        None => return,
+                    };
                     continue;
                 };
                 let before = run.model.live.clone();
@@ -929,7 +981,10 @@ pub fn ops_model(data: &[u8]) {
                     );
                 }
                 drop(rx);
-                db = run.settle(db, seed, true);
+                db = match run.settle(db, seed, true) {
+                    Some(db) => db,
+                    None => return,
+                };
             }
         }
     }
