@@ -233,21 +233,64 @@ fn hostile_session(vfs: &SimVfs) {
     assert_eq!(t.get(b"t").expect("get").as_deref(), Some(&b"v"[..]));
 }
 
-/// Target `open_files`: the first four bytes choose where the rest splits into a main file
-/// and a WAL (an empty WAL is not planted).
+/// Target `open_files`: the first four bytes (little-endian) choose where the rest splits
+/// into a main file and a WAL (bits 0-29, modulo the length; an empty WAL is not planted).
+/// Bit 31 reseals the checksum of every main-file page and bit 30 reseals the WAL (its
+/// header's checksum and every whole frame's page checksum and chained checksum), so that
+/// mutations reach the code behind the checksums.
 pub fn open_files(data: &[u8]) {
     if data.len() < 4 {
         return;
     }
     let (head, rest) = data.split_at(4);
-    let cut = u32::from_le_bytes(head.try_into().unwrap()) as usize % (rest.len() + 1);
+    let word = u32::from_le_bytes(head.try_into().unwrap());
+    let cut = (word & 0x3fff_ffff) as usize % (rest.len() + 1);
     let (main, wal) = rest.split_at(cut);
+    let (mut main, mut wal) = (main.to_vec(), wal.to_vec());
+    if word & (1 << 31) != 0 {
+        reseal_main(&mut main);
+    }
+    if word & (1 << 30) != 0 {
+        reseal_wal(&mut wal);
+    }
     let vfs = SimVfs::new();
-    vfs.write_file(Path::new(DB), main).unwrap();
+    vfs.write_file(Path::new(DB), &main).unwrap();
     if !wal.is_empty() {
-        vfs.write_file(Path::new(WAL), wal).unwrap();
+        vfs.write_file(Path::new(WAL), &wal).unwrap();
     }
     hostile_session(&vfs);
+}
+
+/// Recomputes the checksum of every whole page, with the page size the header names.
+fn reseal_main(main: &mut [u8]) {
+    let Ok(ps) = Meta::peek_page_size(main) else { return };
+    if !(4096..=65536).contains(&ps) || !ps.is_power_of_two() {
+        return;
+    }
+    for page in main.chunks_exact_mut(ps as usize) {
+        seal_page(page);
+    }
+}
+
+/// Recomputes the WAL header's checksum, then every whole frame's page checksum and chained
+/// checksum (salts are left as they are).
+fn reseal_wal(wal: &mut [u8]) {
+    if wal.len() < WAL_HEADER_SIZE {
+        return;
+    }
+    let crc = folio::format::checksum::crc32c_append(0, &wal[0..40]);
+    wal[40..44].copy_from_slice(&crc.to_le_bytes());
+    let ps = u32::from_le_bytes(wal[12..16].try_into().unwrap());
+    if !(4096..=65536).contains(&ps) || !ps.is_power_of_two() {
+        return;
+    }
+    let mut chain = crc;
+    for frame in wal[WAL_HEADER_SIZE..].chunks_exact_mut(FRAME_HEADER_SIZE + ps as usize) {
+        let (hdr, page) = frame.split_at_mut(FRAME_HEADER_SIZE);
+        seal_page(page);
+        chain = folio::format::checksum::frame_crc(chain, &hdr[0..16], page);
+        hdr[16..20].copy_from_slice(&chain.to_le_bytes());
+    }
 }
 
 /// The fixed database `wal_recovery` builds WALs for: a checkpointed main file, and the

@@ -46,7 +46,7 @@ fn replay(kind: &str) -> usize {
 #[test]
 fn seed_corpus_replays_cleanly() {
     let n = replay("seeds");
-    assert!(n >= 12, "expected the seed corpus under fuzz/seeds, found {n} inputs");
+    assert!(n >= 13, "expected the seed corpus under fuzz/seeds, found {n} inputs");
 }
 
 /// A database made through the public API: its main file and WAL, copied while it is open
@@ -112,6 +112,11 @@ fn write_seeds() {
     let (main, wal) = sample_files(false, 8192);
     write("open_files", "with_wal_8k", &open_files_input(&main, &wal));
     write("open_files", "empty", &[0, 0, 0, 0]);
+    // The same files with the reseal bits set (mutations keep valid checksums).
+    let (main, wal) = sample_files(false, 4096);
+    let mut resealed = open_files_input(&main, &wal);
+    resealed[3] |= 0xC0;
+    write("open_files", "with_wal_resealed", &resealed);
 
     write("wal_recovery", "all_commits", &harness::wal_recovery_seed(usize::MAX, &[]));
     write("wal_recovery", "first_frames", &harness::wal_recovery_seed(5, &[]));
