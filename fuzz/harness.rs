@@ -569,6 +569,8 @@ struct Run {
     model: Model,
     crashes: u64,
     op: usize,
+    /// Set when the run reached a known finding (see [`set_strict`]): it ends there.
+    stop: bool,
 }
 
 /// Errors an operation may return under injected faults; anything else is a bug.
@@ -833,6 +835,15 @@ fn txn(run: &mut Run, db: &Database, inp: &mut Input<'_>) -> bool {
             }
             false
         }
+        // Known: at `Extra`, a failed directory sync after the WAL sync fails the commit
+        // without fencing, and the commit stays in the writer's state, to be published by
+        // the next one (`regression_failed_directory_sync_commit_comes_back`).
+        Err(Error::Io { path, .. })
+            if tolerate_known() && run.level == Synchronous::Extra && path == Path::new(DB) =>
+        {
+            run.stop = true;
+            true
+        }
         Err(e) if expected_error(&e) => {
             if local != run.model.live {
                 run.model.failed.push(local);
@@ -859,10 +870,11 @@ pub fn ops_model(data: &[u8]) {
             [AutoVacuum::None, AutoVacuum::Full, AutoVacuum::Incremental][(cfg >> 4) as usize % 3],
         );
     let vfs = SimVfs::new();
-    let mut run = Run { vfs, opts, level, model: Model::new(empty_tables()), crashes: 0, op: 0 };
+    let mut run =
+        Run { vfs, opts, level, model: Model::new(empty_tables()), crashes: 0, op: 0, stop: false };
     let Some(mut db) = run.open(None) else { return };
 
-    while !inp.is_empty() && run.op < 200 {
+    while !inp.is_empty() && run.op < 200 && !run.stop {
         run.op += 1;
         let op = inp.u8();
         let seed = run.op as u64 * 1000 + op as u64;
@@ -1030,6 +1042,10 @@ pub fn ops_model(data: &[u8]) {
                 };
             }
         }
+    }
+    if run.stop {
+        // Let the stranded commit publish, or closing would wait seconds for it.
+        let _ = db.put(b"stop", b"");
     }
     drop(db);
 }

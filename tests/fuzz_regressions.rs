@@ -245,3 +245,57 @@ fn regression_pages_freed_by_their_own_commit_fail_the_reopen_after_a_crash() {
     assert_eq!(db.get(b"a").unwrap().as_deref(), Some(&b"x"[..]));
     assert!(db.check().unwrap().is_ok());
 }
+
+/// Finding (ops_model): at `Synchronous::Extra`, a commit that grows the WAL syncs the
+/// directory after the WAL (`db::Shared::finish_commit` → `Shared::sync_dir`). When that
+/// directory sync fails, the commit returns the error, but the fence is not tripped and the
+/// commit, already durable in the WAL, stays in the writer's state unpublished: the next
+/// commit publishes it with its own changes, `close` waits 5 s for it to publish and leaves
+/// it in the WAL, and the next open replays it. A commit reported as failed comes back.
+/// Minimized input: an ENOSPC at the directory sync of the first commit, then a reopen.
+#[test]
+#[ignore = "commit bug: a failed directory sync neither fences nor undoes the commit (issue 4)"]
+fn regression_failed_directory_sync_commit_comes_back() {
+    harness::set_strict(true);
+    harness::ops_model(&[
+        0x12, 0x2a, 0xff, 0xff, 0xff, 0x41, 0xff, 0x05, 0x45, 0x9d, 0x9d, 0x01, 0x9d, 0x9d, 0x99,
+        0x99,
+    ]);
+}
+
+/// The same finding through the public API: ENOSPC injected at each I/O step of a commit
+/// that creates the WAL's first frames at `Extra`; a failure that does not fence the handle
+/// must leave no trace of the commit, before or after a reopen.
+#[test]
+#[ignore = "commit bug: a failed directory sync neither fences nor undoes the commit (issue 4)"]
+fn regression_failed_directory_sync_commit_comes_back_through_the_api() {
+    use folio::storage::{Fault, SimVfs};
+    use folio::{Error, Synchronous};
+    use std::sync::Arc;
+
+    let open = |vfs: &SimVfs| {
+        Options::new()
+            .vfs(Arc::new(vfs.clone()))
+            .synchronous(Synchronous::Extra)
+            .auto_checkpoint(0)
+            .open("/db")
+            .unwrap()
+    };
+    for k in 1..=12 {
+        let vfs = SimVfs::new();
+        let db = open(&vfs);
+        vfs.fail_at(vfs.steps() + k, Fault::NoSpace);
+        if db.put(b"k", &[1u8; 3000]).is_ok() {
+            continue;
+        }
+        if matches!(db.begin_read(), Err(Error::NeedsRecovery(_))) {
+            continue; // fenced: the next open decides, which is allowed either way
+        }
+        assert_eq!(db.get(b"k").unwrap(), None, "step +{k}: the failed commit is visible");
+        db.put(b"other", b"v").unwrap();
+        assert_eq!(db.get(b"k").unwrap(), None, "step +{k}: the next commit published it");
+        db.close().unwrap();
+        let db = open(&vfs);
+        assert_eq!(db.get(b"k").unwrap(), None, "step +{k}: the failed commit came back");
+    }
+}
