@@ -49,6 +49,21 @@ fn seed_corpus_replays_cleanly() {
     assert!(n >= 13, "expected the seed corpus under fuzz/seeds, found {n} inputs");
 }
 
+/// Replays one input file in strict mode (known findings fail too), e.g.
+/// `FOLIO_FUZZ_TARGET=ops_model FOLIO_FUZZ_INPUT=fuzz/artifacts/ops_model/crash-...
+/// FOLIO_FUZZ_TRACE=1 cargo test --release --test fuzz_regressions -- --ignored replay_one
+/// --nocapture`.
+#[test]
+#[ignore = "needs FOLIO_FUZZ_TARGET and FOLIO_FUZZ_INPUT"]
+fn replay_one() {
+    let target = std::env::var("FOLIO_FUZZ_TARGET").expect("FOLIO_FUZZ_TARGET");
+    let input = std::fs::read(std::env::var("FOLIO_FUZZ_INPUT").expect("FOLIO_FUZZ_INPUT"))
+        .expect("read FOLIO_FUZZ_INPUT");
+    let (_, run) = TARGETS.iter().find(|(t, _)| *t == target).expect("a target name");
+    harness::set_strict(true);
+    run(&input);
+}
+
 /// A database made through the public API: its main file and WAL, copied while it is open
 /// (so the WAL holds commits) or after close (`closed`: main file only).
 fn sample_files(closed: bool, page_size: u32) -> (Vec<u8>, Vec<u8>) {
@@ -298,4 +313,67 @@ fn regression_failed_directory_sync_commit_comes_back_through_the_api() {
         let db = open(&vfs);
         assert_eq!(db.get(b"k").unwrap(), None, "step +{k}: the failed commit came back");
     }
+}
+
+/// Finding (ops_model): at `Synchronous::Extra`, a checkpoint that grows the main file syncs
+/// the directory after syncing the main file (`checkpoint::backfill`). When that directory
+/// sync fails, the error is returned without tripping the fence and before the new main map
+/// is published and `nbackfill` advances. The next checkpoint finds the file already long
+/// enough (`need > have` is false), so it publishes no new map, yet advances `nbackfill`:
+/// readers then read pages from the main file through the old, too short map and get
+/// `Error::Corrupt` ("page 5 lies beyond the end of the main file (4096 bytes)") on a
+/// healthy database. Input as found (minimizing drifted to the page-count finding above):
+/// a commit, an ENOSPC at the checkpoint's directory sync, a second checkpoint.
+#[test]
+#[ignore = "checkpoint bug: a failed directory sync leaves the main map short (issue 4)"]
+fn regression_failed_checkpoint_directory_sync_leaves_the_main_map_short() {
+    harness::set_strict(true);
+    harness::ops_model(&[
+        0x56, 0x56, 0x56, 0x04, 0x00, 0x02, 0x03, 0x58, 0x22, 0x09, 0x33, 0xff, 0xc7, 0xf5, 0xda,
+        0x2d, 0xda, 0xda, 0xda, 0x81, 0xda, 0xda, 0xda, 0x80, 0xda, 0xda, 0x84, 0x0a, 0xda, 0xda,
+        0x84, 0x0a, 0x79, 0x00, 0x01, 0xe1, 0x34, 0x00, 0x00, 0x00, 0x0a, 0x0a, 0x3b, 0x86, 0x7e,
+        0x0b, 0x2a, 0xf6, 0xff, 0xff, 0xff, 0x0d,
+    ]);
+}
+
+/// The same finding through the public API: ENOSPC injected at each I/O step of a
+/// checkpoint that grows the main file at `Extra`; when the failure does not fence the
+/// handle, a second checkpoint must leave every key readable.
+#[test]
+#[ignore = "checkpoint bug: a failed directory sync leaves the main map short (issue 4)"]
+fn regression_failed_checkpoint_directory_sync_leaves_the_main_map_short_through_the_api() {
+    use folio::storage::{Fault, SimVfs};
+    use folio::{Error, Synchronous};
+    use std::sync::Arc;
+
+    let key = |i: u32| format!("key{i:05}").into_bytes();
+    let mut unfenced_failures = 0;
+    for k in 1..=24 {
+        let vfs = SimVfs::new();
+        let db = Options::new()
+            .vfs(Arc::new(vfs.clone()))
+            .synchronous(Synchronous::Extra)
+            .auto_checkpoint(0)
+            .open("/db")
+            .unwrap();
+        let mut tx = db.begin_write().unwrap();
+        for i in 0..200 {
+            tx.put(&key(i), &[i as u8; 100]).unwrap();
+        }
+        tx.commit().unwrap();
+        vfs.fail_at(vfs.steps() + k, Fault::NoSpace);
+        if db.checkpoint(CheckpointMode::Passive).is_ok()
+            || matches!(db.begin_read(), Err(Error::NeedsRecovery(_)))
+        {
+            continue;
+        }
+        unfenced_failures += 1;
+        db.checkpoint(CheckpointMode::Passive).unwrap();
+        let rx = db.begin_read().unwrap();
+        for i in 0..200 {
+            let got = rx.get(&key(i)).unwrap_or_else(|e| panic!("step +{k}: key {i}: {e}"));
+            assert_eq!(got.as_deref(), Some(&[i as u8; 100][..]), "step +{k}: key {i}");
+        }
+    }
+    assert!(unfenced_failures > 0, "no injected failure left the handle unfenced");
 }
