@@ -32,9 +32,11 @@ use folio::wal::index::{WalIndex, lookup, page_of};
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::thread;
 
-/// Runs `f` under loom with a preemption bound (every model here stays within a few seconds)
-/// and prints how many interleavings it explored.
+/// Runs `f` under loom with a preemption bound (every model here stays within a few seconds
+/// at the default bound; `LOOM_BOUND=5` explores more, in about two minutes in all) and
+/// prints how many interleavings it explored.
 fn model<F: Fn() + Sync + Send + 'static>(bound: usize, f: F) {
+    let bound = std::env::var("LOOM_BOUND").ok().map_or(bound, |b| b.parse().unwrap());
     let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(bound);
