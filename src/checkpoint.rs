@@ -78,7 +78,7 @@ pub fn run(s: &Shared, mode: CheckpointMode) -> Result<CheckpointInfo> {
         // No reader can start using the WAL now: the write lock is held and every frame is
         // in the main file, so new readers read the main file only.
         let mut st = s.state.lock();
-        if st.nbackfill != w.seq || st.wal_readers != 0 {
+        if !st.may_restart_wal(w.seq) {
             return Ok(info);
         }
         Shared::restart_wal(&mut w, &mut st);
@@ -111,7 +111,7 @@ pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
     let (snap, nbackfill, wal_map, bound) = {
         let st = s.state.lock();
         let snap = Arc::clone(&st.snapshot);
-        let bound = st.oldest_mark().unwrap_or(snap.seq).min(snap.seq).min(limit);
+        let bound = st.backfill_bound(limit);
         (snap, st.nbackfill, Arc::clone(&st.wal_map), bound)
     };
     if bound <= nbackfill {
@@ -223,7 +223,7 @@ fn restart_if_large(s: &Shared) -> Result<()> {
     // moment rather than letting overlapping readers starve the restart forever.
     wait_until(s, Instant::now() + DRAIN_WAIT, |st| st.wal_readers == 0);
     let mut st = s.state.lock();
-    if st.nbackfill == w.seq && st.wal_readers == 0 {
+    if st.may_restart_wal(w.seq) {
         Shared::restart_wal(&mut w, &mut st);
     }
     Ok(())

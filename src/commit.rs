@@ -9,10 +9,9 @@
 
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::error::{Error, Result};
 use crate::storage::{Fence, Storage};
+use crate::sync::{Condvar, Mutex};
 
 #[derive(Default)]
 struct SyncState {

@@ -143,7 +143,7 @@ impl Shared {
         }
         let _ck = self.checkpoint_lock.try_lock()?;
         let mut st = self.state.lock();
-        if st.nbackfill != w.seq || st.wal_readers != 0 {
+        if !st.may_restart_wal(w.seq) {
             return None;
         }
         Self::restart_wal(w, &mut st);
@@ -154,17 +154,10 @@ impl Shared {
     /// committed frame is in the main file and no reader uses the WAL. The published snapshot
     /// moves to the new generation too, so stats and new readers see an empty WAL.
     pub(crate) fn restart_wal(w: &mut Writer, st: &mut State) {
-        debug_assert!(st.nbackfill == w.seq && st.wal_readers == 0);
+        debug_assert!(st.may_restart_wal(w.seq));
         w.wal.restart(open::random_u64());
         w.gen_base = w.seq;
-        if st.snapshot.seq == w.seq {
-            st.snapshot = Arc::new(Snapshot {
-                meta: st.snapshot.meta,
-                seq: w.seq,
-                gen_base: w.seq,
-                segments: w.wal.index.segments(),
-            });
-        }
+        st.restart_wal(w.seq, w.wal.index.segments());
     }
 
     /// Second half of a commit: durability at the configured level, then publication.

@@ -62,6 +62,15 @@ mod vacuum;
 mod value;
 pub mod wal;
 
+/// Internals that `tests/loom.rs` drives directly; only built under `--cfg loom`.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_hooks {
+    pub use crate::commit::GroupCommit;
+    pub use crate::snapshot::{Snapshot, State};
+    pub use crate::sync::{Condvar, Mutex};
+}
+
 pub use check::CheckReport;
 pub use checkpoint::CheckpointInfo;
 pub use db::{Database, Stats};

@@ -73,6 +73,33 @@ impl State {
         self.readers.keys().next().copied()
     }
 
+    /// The highest sequence a checkpoint may copy into the main file now: the oldest live
+    /// reader's mark, and no further than the published commit or `limit`.
+    pub fn backfill_bound(&self, limit: u64) -> u64 {
+        self.oldest_mark().unwrap_or(self.snapshot.seq).min(self.snapshot.seq).min(limit)
+    }
+
+    /// Whether the WAL may restart after the last commit written, `last_seq`: every committed
+    /// frame is in the main file and no reader reads WAL frames.
+    pub fn may_restart_wal(&self, last_seq: u64) -> bool {
+        self.nbackfill == last_seq && self.wal_readers == 0
+    }
+
+    /// Records a WAL restart after `last_seq` (the writer has reset its index to
+    /// `segments`): the published snapshot, if it is that commit, moves to the new
+    /// generation, so stats and new readers see an empty WAL.
+    pub fn restart_wal(&mut self, last_seq: u64, segments: SegmentList) {
+        debug_assert!(self.may_restart_wal(last_seq));
+        if self.snapshot.seq == last_seq {
+            self.snapshot = Arc::new(Snapshot {
+                meta: self.snapshot.meta,
+                seq: last_seq,
+                gen_base: last_seq,
+                segments,
+            });
+        }
+    }
+
     /// Publishes `snap` unless a newer commit is already published.
     pub fn publish(&mut self, snap: Arc<Snapshot>, wal_map: Arc<Map>) {
         if snap.seq > self.snapshot.seq {

@@ -3,11 +3,8 @@
 //! so retrying could report success for data that never reached the disk; the only safe
 //! continuation is to reopen and recover from what is durable.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use parking_lot::Mutex;
-
 use crate::error::{Error, Result};
+use crate::sync::{AtomicBool, Mutex, Ordering};
 
 /// Latches the first I/O failure; every later check fails with [`Error::NeedsRecovery`].
 #[derive(Debug, Default)]

@@ -19,7 +19,12 @@ use std::sync::Arc;
 use crate::sync::{AtomicU16, AtomicU32, Ordering};
 
 /// Frames per index segment.
+#[cfg(not(loom))]
 pub const SEGMENT_FRAMES: usize = 4096;
+/// Frames per index segment: tiny under loom, so the models cross segments and collide in
+/// the hash table with a handful of frames.
+#[cfg(loom)]
+pub const SEGMENT_FRAMES: usize = 4;
 const HASH_SLOTS: usize = SEGMENT_FRAMES * 2;
 const HASH_MASK: usize = HASH_SLOTS - 1;
 
