@@ -83,19 +83,18 @@ thread_local! {
     static STRICT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Makes the harness on this thread fail on the known findings that are not fixed yet
-/// (each has an ignored regression test in `tests/fuzz_regressions.rs` that sets this);
-/// otherwise the targets step around them so fuzzing can go on past them.
+/// Makes the harness on this thread fail on the past findings (the default: all of them are
+/// fixed, and `tests/fuzz_regressions.rs` pins each).
 pub fn set_strict(on: bool) {
     STRICT.with(|s| s.set(on));
 }
 
-/// Known findings are stepped around unless [`set_strict`] is on or `FOLIO_FUZZ_STRICT` is set
-/// (to reproduce or minimize one with the fuzz binary).
+/// Past findings are stepped around only when `FOLIO_FUZZ_TOLERANT` is set and
+/// [`set_strict`] is off: a way to fuzz revisions from before their fixes (when bisecting).
 fn tolerate_known() -> bool {
     static ENV: OnceLock<bool> = OnceLock::new();
     !STRICT.with(|s| s.get())
-        && !*ENV.get_or_init(|| std::env::var_os("FOLIO_FUZZ_STRICT").is_some())
+        && *ENV.get_or_init(|| std::env::var_os("FOLIO_FUZZ_TOLERANT").is_some())
 }
 
 fn options(vfs: &SimVfs) -> Options {

@@ -1,7 +1,6 @@
 //! The fuzz targets' inputs replayed as plain tests: every seed under `fuzz/seeds/`, and the
 //! minimized reproducer of every finding of the fuzzers, through the same code the targets
-//! run (`fuzz/harness.rs`). Findings not fixed yet are `#[ignore]`d with the reason; they run
-//! with `cargo test --release --test fuzz_regressions -- --ignored regression`. To regenerate
+//! run (`fuzz/harness.rs`). Every finding is fixed and runs here by default. To regenerate
 //! the seeds after a format change:
 //! `cargo test --release --test fuzz_regressions -- --ignored write_seeds`.
 
@@ -213,7 +212,6 @@ fn sample_files_open() {
 /// `Error::Corrupt`, so an open that fails has changed a file (SPEC §6: a refused open
 /// changes nothing on disk). Minimized input: an empty main file and a 2-byte WAL.
 #[test]
-#[ignore = "open bug: a failed open initializes an empty main file (issue 4)"]
 fn regression_failed_open_initializes_an_empty_main_file() {
     harness::set_strict(true);
     harness::open_files(&[0x00, 0x00, 0x00, 0x00, 0x00, 0x40]);
@@ -227,7 +225,6 @@ fn regression_failed_open_initializes_an_empty_main_file() {
 /// main file holds 1 and the WAL 4 frames"): after a crash or a failed close, the database
 /// cannot be opened at all.
 #[test]
-#[ignore = "open bug: pages freed by their own commit make the reopen fail (issue 4)"]
 fn regression_pages_freed_by_their_own_commit_fail_the_reopen() {
     // The minimized fuzz input: that commit, an EIO on the next I/O step (the close's
     // checkpoint), and a reopen.
@@ -241,7 +238,6 @@ fn regression_pages_freed_by_their_own_commit_fail_the_reopen() {
 /// The same finding through the public API: that commit, then a power cut before any
 /// checkpoint.
 #[test]
-#[ignore = "open bug: pages freed by their own commit make the reopen fail (issue 4)"]
 fn regression_pages_freed_by_their_own_commit_fail_the_reopen_after_a_crash() {
     use folio::storage::SimVfs;
     use std::sync::Arc;
@@ -269,7 +265,6 @@ fn regression_pages_freed_by_their_own_commit_fail_the_reopen_after_a_crash() {
 /// it in the WAL, and the next open replays it. A commit reported as failed comes back.
 /// Minimized input: an ENOSPC at the directory sync of the first commit, then a reopen.
 #[test]
-#[ignore = "commit bug: a failed directory sync neither fences nor undoes the commit (issue 4)"]
 fn regression_failed_directory_sync_commit_comes_back() {
     harness::set_strict(true);
     harness::ops_model(&[
@@ -282,7 +277,6 @@ fn regression_failed_directory_sync_commit_comes_back() {
 /// that creates the WAL's first frames at `Extra`; a failure that does not fence the handle
 /// must leave no trace of the commit, before or after a reopen.
 #[test]
-#[ignore = "commit bug: a failed directory sync neither fences nor undoes the commit (issue 4)"]
 fn regression_failed_directory_sync_commit_comes_back_through_the_api() {
     use folio::storage::{Fault, SimVfs};
     use folio::{Error, Synchronous};
@@ -325,7 +319,6 @@ fn regression_failed_directory_sync_commit_comes_back_through_the_api() {
 /// healthy database. Input as found (minimizing drifted to the page-count finding above):
 /// a commit, an ENOSPC at the checkpoint's directory sync, a second checkpoint.
 #[test]
-#[ignore = "checkpoint bug: a failed directory sync leaves the main map short (issue 4)"]
 fn regression_failed_checkpoint_directory_sync_leaves_the_main_map_short() {
     harness::set_strict(true);
     harness::ops_model(&[
@@ -340,7 +333,6 @@ fn regression_failed_checkpoint_directory_sync_leaves_the_main_map_short() {
 /// checkpoint that grows the main file at `Extra`; when the failure does not fence the
 /// handle, a second checkpoint must leave every key readable.
 #[test]
-#[ignore = "checkpoint bug: a failed directory sync leaves the main map short (issue 4)"]
 fn regression_failed_checkpoint_directory_sync_leaves_the_main_map_short_through_the_api() {
     use folio::storage::{Fault, SimVfs};
     use folio::{Error, Synchronous};
@@ -367,6 +359,7 @@ fn regression_failed_checkpoint_directory_sync_leaves_the_main_map_short_through
         {
             continue;
         }
+        // Every failure now fences the handle; should one not, the database must still read.
         unfenced_failures += 1;
         db.checkpoint(CheckpointMode::Passive).unwrap();
         let rx = db.begin_read().unwrap();
@@ -375,5 +368,5 @@ fn regression_failed_checkpoint_directory_sync_leaves_the_main_map_short_through
             assert_eq!(got.as_deref(), Some(&[i as u8; 100][..]), "step +{k}: key {i}");
         }
     }
-    assert!(unfenced_failures > 0, "no injected failure left the handle unfenced");
+    assert_eq!(unfenced_failures, 0, "a failed checkpoint left the handle unfenced");
 }
