@@ -20,6 +20,15 @@
 //! `FOLIO_SOAK=n` runs n times as many workloads (`FOLIO_SOAK=1` means 10×).
 //! `FOLIO_CRASH_SEED=s` runs only workload `s`, and `FOLIO_CRASH_STEP=n` only its step `n`.
 
+/// Prints a summary line even when the test harness captures output: the counts this file
+/// runs are part of what `cargo test` must show.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod common;
 #[path = "common/crash.rs"]
 mod crash;
@@ -484,7 +493,7 @@ fn run_family(
         workloads += 1;
         steps += wl.ops.len();
     }
-    println!(
+    report!(
         "{name}: {workloads} workloads ({steps} ops), crash points: {crashes}, images verified: \
          {images}, {:.1} s",
         t.elapsed().as_secs_f64()

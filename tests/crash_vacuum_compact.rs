@@ -13,6 +13,15 @@
 //! Replay one crash point with `FOLIO_CRASH_STEP=n` (and `FOLIO_SIM_LOG=1` to print every
 //! I/O step).
 
+/// Prints a summary line even when the test harness captures output: the counts this file
+/// runs are part of what `cargo test` must show.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod common;
 #[path = "common/crash.rs"]
 mod crash;
@@ -201,7 +210,7 @@ fn crash_every_step(sc: &Scenario, images: u64) -> u64 {
         }
     }
     let points = end - start;
-    println!(
+    report!(
         "{}: crash points: {points} (steps {}..={end}), {} images, {:.1} s",
         sc.name,
         start + 1,

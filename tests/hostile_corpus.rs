@@ -14,6 +14,15 @@
 //!
 //! Default: 2,400 cases, count printed. `FOLIO_SOAK=n` runs n times as many (`1` means 10×).
 
+/// Prints a summary line even when the test harness captures output: the counts this file
+/// runs are part of what `cargo test` must show.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod common;
 #[path = "common/crash.rs"]
 mod crash;
@@ -463,7 +472,7 @@ fn hostile_corpus_never_panics_or_hangs() {
         }
     }
     let rss = peak_rss_mib();
-    println!(
+    report!(
         "hostile-file cases: {cases} over {} bases ({:.1} s): open refused {}, opened and \
          check() clean {}, opened with problems reported {}, then written {}; failures: {}; peak RSS {rss:?} MiB",
         bases.len(),
@@ -476,7 +485,7 @@ fn hostile_corpus_never_panics_or_hangs() {
     );
     let kinds: Vec<String> =
         DAMAGES.iter().zip(&by_damage).map(|(d, n)| format!("{d:?} {n}")).collect();
-    println!("cases by damage: {}", kinds.join(", "));
+    report!("cases by damage: {}", kinds.join(", "));
     assert!(cases >= 2000, "hostile-file cases: {cases}");
     assert!(
         failures.is_empty(),
