@@ -295,22 +295,15 @@ pub(crate) fn run(s: &Shared) -> Result<()> {
         st.readers.is_empty() && st.snapshot.seq >= target
     });
     let main = s.main();
-    let view = {
+    {
         let st = s.state.lock();
         if !st.readers.is_empty() || st.snapshot.seq < target {
             return Err(Error::Busy(
                 "read transactions or commits in flight did not finish".into(),
             ));
         }
-        View {
-            meta: w.meta,
-            page_size: s.page_size,
-            main: Arc::clone(&st.main_map),
-            wal: Arc::clone(w.wal.map()),
-            segments: w.wal.index.segments(),
-            wal_mark: w.seq - w.gen_base,
-        }
-    };
+    }
+    let view = s.writer_view(&w);
     crate::checkpoint::backfill(s, w.seq)?;
     if s.state.lock().nbackfill != w.seq {
         return Err(Error::Busy("the WAL could not be fully checkpointed".into()));
