@@ -13,11 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::btree::PageSource;
+use crate::btree::build::{PageSink, TreeBuilder};
 use crate::btree::cursor::Range;
-use crate::btree::node::{
-    LeafValue, NodeMut, encode_branch_cell, encode_leaf_cell, value_is_inline,
-};
-use crate::btree::{PageSource, shortest_separator};
 use crate::db::{Shared, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::checksum::seal_page;
@@ -74,141 +72,19 @@ impl<'a> PageWriter<'a> {
     pub(crate) fn page_count(&self) -> u32 {
         self.next
     }
-
-    fn blank(&self, kind: PageType) -> Box<[u8]> {
-        let mut p = vec![0u8; self.page_size].into_boxed_slice();
-        NodeMut::init(&mut p, kind);
-        p
-    }
 }
 
-/// One level of branches being filled.
-struct Level {
-    page: Box<[u8]>,
-    cells: usize,
-    /// The separator that will introduce this node to its parent (None for the first node).
-    promoted: Option<Vec<u8>>,
-}
-
-/// Builds one tree from entries given in ascending key order.
-pub(crate) struct TreeBuilder {
-    leaf: Option<Box<[u8]>>,
-    leaf_cells: usize,
-    leaf_promoted: Option<Vec<u8>>,
-    prev_key: Option<Vec<u8>>,
-    levels: Vec<Option<Level>>,
-    entries: u64,
-    cell: Vec<u8>,
-}
-
-impl TreeBuilder {
-    pub(crate) fn new() -> Self {
-        TreeBuilder {
-            leaf: None,
-            leaf_cells: 0,
-            leaf_promoted: None,
-            prev_key: None,
-            levels: Vec::new(),
-            entries: 0,
-            cell: Vec::new(),
-        }
+impl PageSink for PageWriter<'_> {
+    fn page_size(&self) -> usize {
+        self.page_size
     }
 
-    pub(crate) fn add(&mut self, w: &mut PageWriter<'_>, key: &[u8], value: &[u8]) -> Result<()> {
-        let ps = w.page_size;
-        let mut cell = std::mem::take(&mut self.cell);
-        if value_is_inline(key.len(), value.len(), ps) {
-            encode_leaf_cell(&mut cell, key, LeafValue::Inline(value));
-        } else {
-            let first = write_chain(w, value)?;
-            encode_leaf_cell(
-                &mut cell,
-                key,
-                LeafValue::Overflow { first, len: value.len() as u32 },
-            );
-        }
-        let fits = match &mut self.leaf {
-            Some(page) => NodeMut::new(page).insert(self.leaf_cells, &cell),
-            None => false,
-        };
-        if !fits {
-            if let Some(page) = self.leaf.take() {
-                let promoted = self.leaf_promoted.take();
-                let pgno = w.push(page)?;
-                self.add_child(w, 0, promoted, pgno)?;
-                let prev = self.prev_key.as_deref().unwrap_or_default();
-                self.leaf_promoted = Some(shortest_separator(prev, key));
-            }
-            let mut page = w.blank(PageType::Leaf);
-            let ok = NodeMut::new(&mut page).insert(0, &cell);
-            debug_assert!(ok, "one cell always fits an empty leaf");
-            self.leaf = Some(page);
-            self.leaf_cells = 0;
-        }
-        self.leaf_cells += 1;
-        self.entries += 1;
-        self.prev_key = Some(key.to_vec());
-        self.cell = cell;
-        Ok(())
+    fn push(&mut self, page: Box<[u8]>) -> Result<u32> {
+        PageWriter::push(self, page)
     }
 
-    /// Adds `child` (introduced by `sep`) to branch level `level`.
-    fn add_child(
-        &mut self,
-        w: &mut PageWriter<'_>,
-        level: usize,
-        sep: Option<Vec<u8>>,
-        child: u32,
-    ) -> Result<()> {
-        if self.levels.len() <= level {
-            self.levels.push(None);
-        }
-        if let Some(node) = &mut self.levels[level] {
-            let key = sep.as_deref().unwrap_or_default();
-            let mut cell = Vec::with_capacity(key.len() + 6);
-            encode_branch_cell(&mut cell, key, child);
-            if NodeMut::new(&mut node.page).insert(node.cells, &cell) {
-                node.cells += 1;
-                return Ok(());
-            }
-            let full = self.levels[level].take().expect("checked above");
-            let pgno = w.push(full.page)?;
-            self.add_child(w, level + 1, full.promoted, pgno)?;
-        }
-        let mut page = w.blank(PageType::Branch);
-        NodeMut::new(&mut page).set_child0(child);
-        self.levels[level] = Some(Level { page, cells: 0, promoted: sep });
-        Ok(())
-    }
-
-    /// Writes what is left and returns the tree's descriptor.
-    pub(crate) fn finish(mut self, w: &mut PageWriter<'_>) -> Result<TableDesc> {
-        let Some(leaf) = self.leaf.take() else { return Ok(TableDesc::default()) };
-        let mut root = w.push(leaf)?;
-        if self.levels.is_empty() {
-            return Ok(TableDesc { root, entries: self.entries });
-        }
-        let promoted = self.leaf_promoted.take();
-        self.add_child(w, 0, promoted, root)?;
-        let mut level = 0;
-        while level < self.levels.len() {
-            let node = self.levels[level].take().expect("every level holds a node");
-            let top = level + 1 == self.levels.len();
-            if top && node.cells == 0 {
-                root = u32::from_le_bytes(
-                    node.page[PAGE_AUX_OFFSET..PAGE_AUX_OFFSET + 4].try_into().expect("4 bytes"),
-                );
-                break;
-            }
-            let pgno = w.push(node.page)?;
-            if top {
-                root = pgno;
-                break;
-            }
-            self.add_child(w, level + 1, node.promoted, pgno)?;
-            level += 1;
-        }
-        Ok(TableDesc { root, entries: self.entries })
+    fn push_chain(&mut self, value: &[u8]) -> Result<u32> {
+        write_chain(self, value)
     }
 }
 

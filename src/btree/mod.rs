@@ -8,9 +8,11 @@
 //! Limits that bound every loop on hostile input: a descent longer than [`MAX_DEPTH`] is
 //! corruption, an overflow chain must have exactly the pages its length implies.
 
+pub(crate) mod build;
 pub mod cursor;
 pub mod delete;
 pub mod insert;
+pub(crate) mod merge;
 pub mod node;
 pub mod overflow;
 pub mod search;
@@ -42,6 +44,11 @@ pub trait PageStore: PageSource {
     /// Gives the store a chance to move pages out of memory (a write transaction spills
     /// to the WAL); called between page writes of long operations.
     fn spill_if_needed(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Makes `page` the content of `pgno`, a page this store just allocated.
+    fn install(&mut self, pgno: u32, page: Box<[u8]>) -> Result<()> {
+        self.page_mut(pgno)?.copy_from_slice(&page);
         Ok(())
     }
 }

@@ -92,6 +92,21 @@ impl<'db> TxnPages<'db> {
         !self.spill_log.is_empty()
     }
 
+    /// Bytes of pages changed and held in memory.
+    pub fn dirty_bytes(&self) -> usize {
+        self.dirty.len() * self.base.page_size
+    }
+
+    /// The database file's path (where temporary files of the transaction go).
+    pub fn shared_path(&self) -> std::path::PathBuf {
+        self.shared.path.clone()
+    }
+
+    /// Marks the transaction unusable after a write failed midway.
+    pub(crate) fn abort(&mut self) {
+        self.aborted = true;
+    }
+
     /// The cache budget, in bytes.
     pub fn shared_cache_size(&self) -> usize {
         self.shared.opts.cache_size
@@ -238,6 +253,12 @@ impl PageStore for TxnPages<'_> {
 
     fn free(&mut self, pgno: u32) -> Result<()> {
         freelist::free(self, pgno)
+    }
+
+    fn install(&mut self, pgno: u32, page: Box<[u8]>) -> Result<()> {
+        debug_assert_eq!(page.len(), self.base.page_size);
+        self.dirty.insert(pgno, page);
+        Ok(())
     }
 
     /// Spills every dirty page to the WAL once they exceed the cache budget.

@@ -3,6 +3,7 @@
 
 mod buffer;
 mod read;
+mod runs;
 mod table;
 mod write;
 

@@ -13,14 +13,19 @@ use std::ops::RangeBounds;
 
 use super::buffer::WriteBuffer;
 use super::read::lookup_table;
+use super::runs::{Merge, Runs, Source};
 use super::table::{TableMut, get_in};
 use super::{check_key, check_table_name, check_value, owned_bounds, prefix_bounds};
-use crate::btree::{PageSource, PageStore, Range, delete, insert};
+use crate::btree::{PageSource, PageStore, Range, delete, insert, merge};
 use crate::db::Shared;
 use crate::error::Result;
 use crate::format::TableDesc;
 use crate::pager::TxnPages;
 use crate::value::Value;
+
+/// A sorted batch with at least one write per this many entries of its table rebuilds the
+/// table instead of editing it leaf by leaf: nearly every leaf would be rewritten anyway.
+const DENSE: u64 = 8;
 
 /// The one write transaction; others wait for it. Dropping it without `commit` rolls back.
 pub struct WriteTxn<'db> {
@@ -29,11 +34,18 @@ pub struct WriteTxn<'db> {
     tables: BTreeMap<String, (TableDesc, bool)>,
     /// Sorted writes, once the transaction has outgrown its cache (see `buffer.rs`).
     buffer: Option<WriteBuffer>,
+    /// Full buffers spilled to temporary files (see `runs.rs`).
+    runs: Option<Runs>,
 }
 
 impl<'db> WriteTxn<'db> {
     pub(crate) fn begin(shared: &'db Shared) -> Result<Self> {
-        Ok(WriteTxn { pages: TxnPages::begin(shared)?, tables: BTreeMap::new(), buffer: None })
+        Ok(WriteTxn {
+            pages: TxnPages::begin(shared)?,
+            tables: BTreeMap::new(),
+            buffer: None,
+            runs: None,
+        })
     }
 
     pub(crate) fn pages(&self) -> &TxnPages<'db> {
@@ -65,10 +77,21 @@ impl<'db> WriteTxn<'db> {
 
     /// The value under `key` in a table, buffered writes first.
     pub(crate) fn get_in(&self, name: Option<&str>, key: &[u8]) -> Result<Option<Value<'_>>> {
-        if let Some(op) = self.buffer.as_ref().and_then(|b| b.get(name.unwrap_or(""), key)) {
-            return Ok(op.as_deref().map(Value::Borrowed));
+        if let Some(op) = self.buffered(name.unwrap_or(""), key)? {
+            return Ok(op.map(Value::Borrowed));
         }
         get_in(&self.pages, &self.desc_view(name)?, key)
+    }
+
+    /// The newest buffered or spilled write of `key`, if any.
+    fn buffered(&self, table: &str, key: &[u8]) -> Result<Option<Option<&[u8]>>> {
+        if let Some(op) = self.buffer.as_ref().and_then(|b| b.get(table, key)) {
+            return Ok(Some(op));
+        }
+        match &self.runs {
+            Some(runs) => runs.get(table, key),
+            None => Ok(None),
+        }
     }
 
     /// Entries of the default table in `range`, including this transaction's writes.
@@ -145,10 +168,17 @@ impl<'db> WriteTxn<'db> {
         if let Some(buf) = &mut self.buffer {
             let table = name.unwrap_or("");
             if value.len() <= page_size {
-                let bytes = buf.record(table, key, Some(value.to_vec()));
-                return self.apply_buffer_above(bytes);
+                let bytes = buf.record(table, key, Some(value));
+                return self.spill_buffer_above(bytes);
             }
+            // A large value goes straight into the tree: no older buffered write of the key
+            // may be applied after it.
             buf.forget(table, key);
+            if self.runs.as_ref().is_some_and(|r| !r.is_empty())
+                && self.buffered(table, key)?.is_some()
+            {
+                self.apply_buffer()?;
+            }
         }
         self.apply_one(name, key, Some(value), None)?;
         self.pages.spill_if_needed()?;
@@ -161,12 +191,12 @@ impl<'db> WriteTxn<'db> {
         let desc = self.desc_of(name)?;
         if self.buffer.is_some() {
             let table = name.unwrap_or("");
-            let existed = match self.buffer.as_ref().and_then(|b| b.get(table, key)) {
+            let existed = match self.buffered(table, key)? {
                 Some(op) => op.is_some(),
                 None => get_in(&self.pages, &desc, key)?.is_some(),
             };
             let bytes = self.buffer.as_mut().map_or(0, |b| b.record(table, key, None));
-            self.apply_buffer_above(bytes)?;
+            self.spill_buffer_above(bytes)?;
             return Ok(existed);
         }
         let found = self.apply_one(name, key, None, None)?;
@@ -192,31 +222,78 @@ impl<'db> WriteTxn<'db> {
         r
     }
 
-    /// Once the transaction has spilled, later writes are buffered and applied sorted.
+    /// Once the transaction has changed an eighth of its cache's worth of pages, later
+    /// writes are buffered and applied sorted.
     fn start_buffering_if_large(&mut self) {
-        if self.buffer.is_none() && self.pages.has_spilled() {
+        if self.buffer.is_none()
+            && (self.pages.has_spilled()
+                || self.pages.dirty_bytes() > self.pages.shared_cache_size() / 8)
+        {
             self.buffer = Some(WriteBuffer::default());
+            self.runs = Some(Runs::new(&self.pages.shared_path()));
         }
     }
 
-    fn apply_buffer_above(&mut self, buffered: usize) -> Result<()> {
+    /// Writes the buffer out as a sorted run once it holds half the cache budget.
+    fn spill_buffer_above(&mut self, buffered: usize) -> Result<()> {
         if buffered > self.pages.shared_cache_size() / 2 {
-            self.apply_buffer()?;
+            let (Some(buf), Some(runs)) = (&mut self.buffer, &mut self.runs) else {
+                return Ok(());
+            };
+            if let Err(e) = runs.spill(buf.take()) {
+                self.pages.abort();
+                return Err(e);
+            }
         }
         Ok(())
     }
 
-    /// Applies every buffered write, table by table in key order.
+    /// Applies every buffered and spilled write, table by table in key order. A table that
+    /// the writes cover densely is rebuilt packed; otherwise they are applied one by one.
     pub(crate) fn apply_buffer(&mut self) -> Result<()> {
-        let Some(buf) = self.buffer.as_mut().filter(|b| !b.is_empty()) else { return Ok(()) };
-        for (table, writes) in buf.take() {
-            let name = if table.is_empty() { None } else { Some(table.as_str()) };
-            let mut writes = writes.into_iter().peekable();
-            while let Some((key, op)) = writes.next() {
-                let next = writes.peek().map(|(k, _)| k.as_slice());
-                self.apply_one(name, &key, op.as_deref(), next)?;
-                self.pages.spill_if_needed()?;
+        let Some(buf) = self.buffer.as_mut() else { return Ok(()) };
+        let runs = self.runs.take().unwrap_or_else(|| Runs::new(&self.pages.shared_path()));
+        if buf.is_empty() && runs.is_empty() {
+            self.runs = Some(runs);
+            return Ok(());
+        }
+        let buffered = buf.take();
+        let mut names: Vec<String> = buffered.tables().into_iter().chain(runs.tables()).collect();
+        names.sort();
+        names.dedup();
+        for table in names {
+            let mut sources: Vec<Source<'_>> = Vec::new();
+            let count = runs.count(&table) + buffered.count(&table);
+            sources.push(Box::new(buffered.writes(&table).map(Ok)));
+            sources.extend(runs.sources(&table));
+            let r = self.apply_sorted(&table, count, Merge::new(sources));
+            if r.is_err() {
+                self.pages.abort();
+                return r;
             }
+        }
+        self.runs = Some(Runs::new(&self.pages.shared_path()));
+        Ok(())
+    }
+
+    /// Applies `count` (about) sorted writes to one table.
+    fn apply_sorted(&mut self, table: &str, count: usize, writes: Merge<'_>) -> Result<()> {
+        let name = if table.is_empty() { None } else { Some(table) };
+        let mut desc = self.desc_of(name)?;
+        if desc.root == 0 || count as u64 * DENSE >= desc.entries {
+            merge::rebuild(&mut self.pages, &mut desc, writes)?;
+            self.set_desc(name, desc);
+            return Ok(());
+        }
+        let mut writes = writes.peekable();
+        while let Some(w) = writes.next() {
+            let (key, op) = w?;
+            let next = match writes.peek() {
+                Some(Ok((k, _))) => Some(*k),
+                _ => None,
+            };
+            self.apply_one(name, key, op, next)?;
+            self.pages.spill_if_needed()?;
         }
         Ok(())
     }

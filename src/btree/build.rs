@@ -1,0 +1,168 @@
+//! Building a packed tree from entries given in ascending key order.
+//!
+//! Each leaf and branch is filled until the next cell no longer fits, then handed to a
+//! [`PageSink`] that gives it a page number; separators are the shortest keys between
+//! neighbours. Compact streams whole tables into a new file this way, and a transaction that
+//! applies a large sorted batch rebuilds the tables it rewrites this way (see `merge.rs`).
+
+use super::node::value_is_inline;
+use super::node::{LeafValue, NodeMut, cell_key, encode_branch_cell, encode_leaf_cell};
+use super::shortest_separator;
+use crate::error::Result;
+use crate::format::TableDesc;
+use crate::format::page::{PAGE_AUX_OFFSET, PageType};
+
+/// Where finished pages go.
+pub(crate) trait PageSink {
+    /// The page size.
+    fn page_size(&self) -> usize;
+    /// Stores a finished tree page; returns its page number.
+    fn push(&mut self, page: Box<[u8]>) -> Result<u32>;
+    /// Stores a value too large to sit in a leaf as an overflow chain; returns its first page.
+    fn push_chain(&mut self, value: &[u8]) -> Result<u32>;
+}
+
+/// One level of branches being filled.
+struct Level {
+    page: Box<[u8]>,
+    cells: usize,
+    /// The separator that will introduce this node to its parent (None for the first node).
+    promoted: Option<Vec<u8>>,
+}
+
+/// Builds one tree from entries given in ascending key order.
+pub(crate) struct TreeBuilder {
+    leaf: Option<Box<[u8]>>,
+    leaf_cells: usize,
+    leaf_promoted: Option<Vec<u8>>,
+    /// The last key added (valid once `entries > 0`).
+    prev_key: Vec<u8>,
+    levels: Vec<Option<Level>>,
+    entries: u64,
+    cell: Vec<u8>,
+}
+
+impl TreeBuilder {
+    pub(crate) fn new() -> Self {
+        TreeBuilder {
+            leaf: None,
+            leaf_cells: 0,
+            leaf_promoted: None,
+            prev_key: Vec::new(),
+            levels: Vec::new(),
+            entries: 0,
+            cell: Vec::new(),
+        }
+    }
+
+    /// Adds `key` with `value`, larger values going to an overflow chain.
+    pub(crate) fn add(&mut self, w: &mut impl PageSink, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut cell = std::mem::take(&mut self.cell);
+        if value_is_inline(key.len(), value.len(), w.page_size()) {
+            encode_leaf_cell(&mut cell, key, LeafValue::Inline(value));
+        } else {
+            let first = w.push_chain(value)?;
+            encode_leaf_cell(
+                &mut cell,
+                key,
+                LeafValue::Overflow { first, len: value.len() as u32 },
+            );
+        }
+        let r = self.add_cell(w, &cell);
+        self.cell = cell;
+        r
+    }
+
+    /// Adds an encoded leaf cell as it is (an overflow reference keeps pointing at its chain).
+    pub(crate) fn add_cell(&mut self, w: &mut impl PageSink, cell: &[u8]) -> Result<()> {
+        let key = cell_key(cell, true);
+        debug_assert!(self.entries == 0 || self.prev_key.as_slice() < key, "keys must ascend");
+        let fits = match &mut self.leaf {
+            Some(page) => NodeMut::new(page).insert(self.leaf_cells, cell),
+            None => false,
+        };
+        if !fits {
+            if let Some(page) = self.leaf.take() {
+                let promoted = self.leaf_promoted.take();
+                let pgno = w.push(page)?;
+                self.add_child(w, 0, promoted, pgno)?;
+                self.leaf_promoted = Some(shortest_separator(&self.prev_key, key));
+            }
+            let mut page = blank(w.page_size(), PageType::Leaf);
+            let ok = NodeMut::new(&mut page).insert(0, cell);
+            debug_assert!(ok, "one cell always fits an empty leaf");
+            self.leaf = Some(page);
+            self.leaf_cells = 0;
+        }
+        self.leaf_cells += 1;
+        self.entries += 1;
+        self.prev_key.clear();
+        self.prev_key.extend_from_slice(key);
+        Ok(())
+    }
+
+    /// Adds `child` (introduced by `sep`) to branch level `level`.
+    fn add_child(
+        &mut self,
+        w: &mut impl PageSink,
+        level: usize,
+        sep: Option<Vec<u8>>,
+        child: u32,
+    ) -> Result<()> {
+        if self.levels.len() <= level {
+            self.levels.push(None);
+        }
+        if let Some(node) = &mut self.levels[level] {
+            let key = sep.as_deref().unwrap_or_default();
+            let mut cell = Vec::with_capacity(key.len() + 6);
+            encode_branch_cell(&mut cell, key, child);
+            if NodeMut::new(&mut node.page).insert(node.cells, &cell) {
+                node.cells += 1;
+                return Ok(());
+            }
+            let full = self.levels[level].take().expect("checked above");
+            let pgno = w.push(full.page)?;
+            self.add_child(w, level + 1, full.promoted, pgno)?;
+        }
+        let mut page = blank(w.page_size(), PageType::Branch);
+        NodeMut::new(&mut page).set_child0(child);
+        self.levels[level] = Some(Level { page, cells: 0, promoted: sep });
+        Ok(())
+    }
+
+    /// Writes what is left and returns the tree's descriptor (root 0 for no entries).
+    pub(crate) fn finish(mut self, w: &mut impl PageSink) -> Result<TableDesc> {
+        let Some(leaf) = self.leaf.take() else { return Ok(TableDesc::default()) };
+        let mut root = w.push(leaf)?;
+        if self.levels.is_empty() {
+            return Ok(TableDesc { root, entries: self.entries });
+        }
+        let promoted = self.leaf_promoted.take();
+        self.add_child(w, 0, promoted, root)?;
+        let mut level = 0;
+        while level < self.levels.len() {
+            let node = self.levels[level].take().expect("every level holds a node");
+            let top = level + 1 == self.levels.len();
+            if top && node.cells == 0 {
+                root = u32::from_le_bytes(
+                    node.page[PAGE_AUX_OFFSET..PAGE_AUX_OFFSET + 4].try_into().expect("4 bytes"),
+                );
+                break;
+            }
+            let pgno = w.push(node.page)?;
+            if top {
+                root = pgno;
+                break;
+            }
+            self.add_child(w, level + 1, node.promoted, pgno)?;
+            level += 1;
+        }
+        Ok(TableDesc { root, entries: self.entries })
+    }
+}
+
+fn blank(page_size: usize, kind: PageType) -> Box<[u8]> {
+    let mut p = vec![0u8; page_size].into_boxed_slice();
+    NodeMut::init(&mut p, kind);
+    p
+}
