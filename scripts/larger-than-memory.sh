@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Random reads on a database larger than memory: folio and LMDB side by side, each under the
-# same cgroup (v1) memory limit, with the page cache dropped before each run.
+# same cgroup (v1) memory limit, with the page cache dropped before each pass (1 thread, then
+# all cores), each pass looking up its own keys.
 #
 #   sudo scripts/larger-than-memory.sh [LIMIT_MIB] [ENTRIES] [LOOKUPS]
 #
@@ -33,12 +34,16 @@ du -sh "$dir"/folio "$dir"/lmdb
 
 mkdir -p "$cg"
 echo $((limit_mib << 20)) > "$cg/memory.limit_in_bytes"
-for engine in folio lmdb; do
-    sync
-    echo 1 > /proc/sys/vm/drop_caches
-    echo "== $engine under a $limit_mib MiB limit"
-    # The subshell moves itself into the cgroup, so the harness and its page cache are charged.
-    (echo $BASHPID > "$cg/cgroup.procs" && exec "$bin" --phase reads --n "$entries" \
-        --lookups "$lookups" --engines "$engine" --dir "$dir")
+# One process per pass, page cache dropped before each: every pass starts cold.
+for pass in one all; do
+    for engine in folio lmdb; do
+        sync
+        echo 1 > /proc/sys/vm/drop_caches
+        echo "== $engine under a $limit_mib MiB limit, pass: $pass"
+        # The subshell moves itself into the cgroup, so the harness and its page cache are
+        # charged to it.
+        (echo $BASHPID > "$cg/cgroup.procs" && exec "$bin" --phase reads --n "$entries" \
+            --lookups "$lookups" --engines "$engine" --dir "$dir" --pass "$pass")
+    done
 done
 echo "peak memory charged to the cgroup: $(( $(cat "$cg/memory.max_usage_in_bytes") >> 20 )) MiB"

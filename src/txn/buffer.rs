@@ -115,6 +115,17 @@ impl WriteBuffer {
         }
     }
 
+    /// Takes back the memory of a batch taken earlier, so the next one does not grow it again.
+    pub(crate) fn recycle(&mut self, batch: Sorted) {
+        if self.entries.is_empty() {
+            let WriteBuffer { mut arena, mut entries, .. } = batch.buffer;
+            arena.clear();
+            entries.clear();
+            self.arena = arena;
+            self.entries = entries;
+        }
+    }
+
     /// Whether nothing is buffered.
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -76,7 +76,7 @@ impl Runs {
     }
 
     /// Writes a full buffer as a new run, then merges tiers that have filled.
-    pub(crate) fn spill(&mut self, batch: Sorted) -> Result<()> {
+    pub(crate) fn spill(&mut self, batch: &Sorted) -> Result<()> {
         let sources: Vec<(String, Vec<Source<'_>>)> = batch
             .tables()
             .into_iter()
@@ -342,8 +342,8 @@ mod tests {
     #[test]
     fn newest_write_wins_in_lookups_and_merges() {
         let mut runs = Runs::new(Path::new(""));
-        runs.spill(run_of("", &[(b"a", Some(b"1")), (b"b", Some(b"1")), (b"c", None)])).unwrap();
-        runs.spill(run_of("", &[(b"b", None), (b"c", Some(b"2")), (b"d", Some(b"2"))])).unwrap();
+        runs.spill(&run_of("", &[(b"a", Some(b"1")), (b"b", Some(b"1")), (b"c", None)])).unwrap();
+        runs.spill(&run_of("", &[(b"b", None), (b"c", Some(b"2")), (b"d", Some(b"2"))])).unwrap();
         assert_eq!(runs.get("", b"a").unwrap(), Some(Some(&b"1"[..])));
         assert_eq!(runs.get("", b"b").unwrap(), Some(None));
         assert_eq!(runs.get("", b"c").unwrap(), Some(Some(&b"2"[..])));
@@ -366,7 +366,7 @@ mod tests {
             let value = [r as u8];
             let pairs: Vec<(&[u8], Option<&[u8]>)> =
                 keys.iter().map(|k| (&k[..], Some(&value[..]))).collect();
-            runs.spill(run_of("t", &pairs)).unwrap();
+            runs.spill(&run_of("t", &pairs)).unwrap();
         }
         assert!(runs.runs.len() < 2 * FAN_IN, "{} runs left", runs.runs.len());
         let last = (n - 1) * 7 + 100;

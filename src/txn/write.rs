@@ -240,10 +240,12 @@ impl<'db> WriteTxn<'db> {
             let (Some(buf), Some(runs)) = (&mut self.buffer, &mut self.runs) else {
                 return Ok(());
             };
-            if let Err(e) = runs.spill(buf.take()) {
+            let batch = buf.take();
+            if let Err(e) = runs.spill(&batch) {
                 self.pages.abort();
                 return Err(e);
             }
+            buf.recycle(batch);
         }
         Ok(())
     }
