@@ -40,6 +40,9 @@ pub struct TxnPages<'db> {
     wal_prepared: bool,
     /// Set when a write failed midway: the transaction's pages are no longer complete.
     aborted: bool,
+    /// Bytes the transaction holds in memory besides its dirty pages (its write buffer),
+    /// counted against the same cache budget.
+    held: usize,
 }
 
 impl<'db> TxnPages<'db> {
@@ -63,6 +66,7 @@ impl<'db> TxnPages<'db> {
             spill_log: Vec::new(),
             wal_prepared: false,
             aborted: false,
+            held: 0,
         })
     }
 
@@ -100,6 +104,11 @@ impl<'db> TxnPages<'db> {
     /// The database file's path (where temporary files of the transaction go).
     pub fn shared_path(&self) -> std::path::PathBuf {
         self.shared.path.clone()
+    }
+
+    /// Records the bytes held in memory besides dirty pages (they shrink the page budget).
+    pub(crate) fn set_held(&mut self, bytes: usize) {
+        self.held = bytes;
     }
 
     /// Marks the transaction unusable after a write failed midway.
@@ -263,7 +272,7 @@ impl PageStore for TxnPages<'_> {
 
     /// Spills every dirty page to the WAL once they exceed the cache budget.
     fn spill_if_needed(&mut self) -> Result<()> {
-        if self.dirty.len() * self.base.page_size <= self.shared.opts.cache_size {
+        if self.dirty_bytes() + self.held <= self.shared.opts.cache_size {
             return Ok(());
         }
         self.usable()?;

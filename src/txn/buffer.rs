@@ -20,8 +20,9 @@ const FORGOTTEN: u32 = u32::MAX - 1;
 /// End of a hash chain.
 const NONE: u32 = u32::MAX;
 
-/// Bookkeeping bytes counted per buffered write besides its key and value.
-const OVERHEAD: usize = 48;
+/// Bookkeeping bytes counted per buffered write besides its key and value: its entry, its
+/// slot in the hash index and in the sort order.
+const OVERHEAD: usize = 56;
 
 struct Entry {
     /// Offset of the key (the value follows it) in the arena.
@@ -46,6 +47,11 @@ pub(crate) struct WriteBuffer {
 }
 
 impl WriteBuffer {
+    /// An empty buffer that expects about `bytes` of writes.
+    pub(crate) fn with_budget(bytes: usize) -> Self {
+        WriteBuffer { arena: Vec::with_capacity(bytes), ..Default::default() }
+    }
+
     /// Records a write; returns the bytes now buffered.
     pub(crate) fn record(&mut self, table: &str, key: &[u8], op: Op<'_>) -> usize {
         let table = match self.tables.iter().position(|t| t == table) {
@@ -69,10 +75,6 @@ impl WriteBuffer {
             table,
         });
         self.bytes()
-    }
-
-    fn bytes(&self) -> usize {
-        self.arena.len() + self.entries.len() * OVERHEAD
     }
 
     fn key(&self, e: &Entry) -> &[u8] {
@@ -124,6 +126,11 @@ impl WriteBuffer {
             self.arena = arena;
             self.entries = entries;
         }
+    }
+
+    /// Bytes buffered (keys, values and bookkeeping).
+    pub(crate) fn bytes(&self) -> usize {
+        self.arena.len() + self.entries.len() * OVERHEAD
     }
 
     /// Whether nothing is buffered.

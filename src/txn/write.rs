@@ -229,14 +229,22 @@ impl<'db> WriteTxn<'db> {
             && (self.pages.has_spilled()
                 || self.pages.dirty_bytes() > self.pages.shared_cache_size() / 8)
         {
-            self.buffer = Some(WriteBuffer::default());
+            let budget = self.buffer_budget();
+            self.buffer = Some(WriteBuffer::with_budget(budget));
             self.runs = Some(Runs::new(&self.pages.shared_path()));
         }
     }
 
-    /// Writes the buffer out as a sorted run once it holds half the cache budget.
+    /// What the write buffer may hold: the cache budget less the dirty pages kept from before
+    /// buffering started, and at least an eighth of the budget.
+    fn buffer_budget(&self) -> usize {
+        let cache = self.pages.shared_cache_size();
+        cache.saturating_sub(self.pages.dirty_bytes()).max(cache / 8)
+    }
+
+    /// Writes the buffer out as a sorted run once it holds its share of the cache budget.
     fn spill_buffer_above(&mut self, buffered: usize) -> Result<()> {
-        if buffered > self.pages.shared_cache_size() / 2 {
+        if buffered > self.buffer_budget() {
             let (Some(buf), Some(runs)) = (&mut self.buffer, &mut self.runs) else {
                 return Ok(());
             };
@@ -259,6 +267,7 @@ impl<'db> WriteTxn<'db> {
             self.runs = Some(runs);
             return Ok(());
         }
+        self.pages.set_held(buf.bytes());
         let buffered = buf.take();
         let mut names: Vec<String> = buffered.tables().into_iter().chain(runs.tables()).collect();
         names.sort();
@@ -273,6 +282,10 @@ impl<'db> WriteTxn<'db> {
                 self.pages.abort();
                 return r;
             }
+        }
+        self.pages.set_held(0);
+        if let Some(buf) = self.buffer.as_mut() {
+            buf.recycle(buffered);
         }
         self.runs = Some(Runs::new(&self.pages.shared_path()));
         Ok(())
