@@ -277,6 +277,9 @@ impl<'a> Iterator for Merge<'a> {
     type Item = Result<Write<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let [only] = self.sources.as_mut_slice() {
+            return only.next();
+        }
         let mut best: Option<(usize, &'a [u8])> = None;
         for (i, s) in self.sources.iter_mut().enumerate() {
             match s.peek() {
