@@ -31,6 +31,10 @@ pub trait PageSource {
     fn page(&self, pgno: u32) -> Result<&[u8]>;
     /// The page size.
     fn page_size(&self) -> usize;
+    /// Pages in the snapshot: a bound on how many leaves any scan can legitimately visit.
+    fn page_count(&self) -> u32 {
+        u32::MAX
+    }
 }
 
 /// Write access: private copies of pages, allocation and freeing.

@@ -90,6 +90,10 @@ pub fn wal_frame_page(map: &Map, frame: u64, page_size: usize) -> Result<&[u8]> 
 }
 
 impl PageSource for View {
+    fn page_count(&self) -> u32 {
+        self.meta.page_count
+    }
+
     #[inline]
     fn page(&self, pgno: u32) -> Result<&[u8]> {
         if pgno >= self.meta.page_count {

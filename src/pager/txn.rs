@@ -219,6 +219,10 @@ impl<'db> TxnPages<'db> {
 }
 
 impl PageSource for TxnPages<'_> {
+    fn page_count(&self) -> u32 {
+        self.meta.page_count
+    }
+
     #[inline]
     fn page(&self, pgno: u32) -> Result<&[u8]> {
         if let Some(p) = self.dirty.get(&pgno) {
