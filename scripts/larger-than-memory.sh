@@ -5,8 +5,9 @@
 #
 #   sudo scripts/larger-than-memory.sh [LIMIT_MIB] [ENTRIES] [LOOKUPS]
 #
-# Defaults: a 1024 MiB limit and 16,000,000 entries (24-byte keys, 150-byte values: about
-# 4.5 GB per engine on disk, over four times the limit), 100,000 lookups per pass. The
+# Defaults: a 768 MiB limit and 16,000,000 entries (24-byte keys, 150-byte values: about
+# 3.1 GB for folio and 4.4 GB for LMDB on disk, over four times the limit), 100,000 lookups
+# per pass. The
 # databases are built outside the cgroup first (in $LTM_DIR, default /var/tmp/folio-ltm; it
 # needs about 10 GB free), then each engine's reads run inside it. The harness prints the
 # process's anonymous memory before and after the reads: it must stay flat, since only the
@@ -15,7 +16,7 @@
 # Needs root (cgroup v1 memory controller at /sys/fs/cgroup/memory, and drop_caches).
 set -euo pipefail
 
-limit_mib=${1:-1024}
+limit_mib=${1:-768}
 entries=${2:-16000000}
 lookups=${3:-100000}
 dir=${LTM_DIR:-/var/tmp/folio-ltm}

@@ -269,6 +269,9 @@ fn reads_only(cfg: &Config) {
         "engine", "gets 1 thread", "gets all cores", "scans of 10", "anon memory (MB)"
     );
     for name in &cfg.engines {
+        let keys_one = if one { lookups_seeded(cfg.n, count, 0x100C) } else { Vec::new() };
+        let starts = if one { lookups_seeded(cfg.n, count / 10, 0x5CA7) } else { Vec::new() };
+        let keys_all = if all { lookups_seeded(cfg.n, count, 0xA11C) } else { Vec::new() };
         let e = open(name, &dir.join(name));
         let before = rss_anon();
         let rate =
@@ -276,9 +279,7 @@ fn reads_only(cfg: &Config) {
         let show = |on: bool, r: f64| if on { format!("{r:.0}/s") } else { "-".to_string() };
         let (mut g1, mut gn, mut scans) = (0.0, 0.0, 0.0);
         if one {
-            let keys = lookups_seeded(cfg.n, count, 0x100C);
-            g1 = rate(&keys, 1);
-            let starts: Vec<Vec<u8>> = lookups_seeded(cfg.n, count / 10, 0x5CA7);
+            g1 = rate(&keys_one, 1);
             let t = time(|| {
                 let mut r = e.reader();
                 for s in &starts {
@@ -288,7 +289,7 @@ fn reads_only(cfg: &Config) {
             scans = starts.len() as f64 / t;
         }
         if all {
-            gn = rate(&lookups_seeded(cfg.n, count, 0xA11C), cfg.threads);
+            gn = rate(&keys_all, cfg.threads);
         }
         let after = rss_anon();
         println!(
