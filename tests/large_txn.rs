@@ -100,15 +100,12 @@ fn value(rng: &mut Rng, page_size: usize) -> Vec<u8> {
     }
 }
 
-fn run(seed: u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    let opts = Options::new().cache_size(64 << 10);
+/// Runs the seeded mix on `db`; returns the committed contents.
+fn exercise(db: &Database, seed: u64) -> Model {
     let page_size = 4096;
     let mut rng = Rng::new(seed);
     let mut model = Model::new();
     {
-        let db = opts.clone().open(&path).unwrap();
         for round in 0..4 {
             let mut next = model.clone();
             let mut tx = db.begin_write().unwrap();
@@ -139,22 +136,35 @@ fn run(seed: u64) {
             }
             if round == 2 {
                 tx.rollback();
-                verify_all(&db, &model, seed);
             } else {
                 tx.commit().unwrap();
                 model = next;
-                verify_all(&db, &model, seed);
             }
+            verify_all(db, &model, seed);
         }
     }
-    let db = opts.open(&path).unwrap();
-    verify_all(&db, &model, seed);
-    println!("large transactions, seed {seed:#x}: {} entries after reopen", model.len());
+    model
+}
+
+fn options() -> Options {
+    Options::new().cache_size(64 << 10)
 }
 
 #[test]
 fn large_transactions_match_the_model() {
     for seed in [0x1a26e_u64, 7] {
-        run(seed);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let model = exercise(&options().open(&path).unwrap(), seed);
+        let db = options().open(&path).unwrap();
+        verify_all(&db, &model, seed);
+        println!("large transactions, seed {seed:#x}: {} entries after reopen", model.len());
     }
+}
+
+#[test]
+fn large_transactions_of_a_memory_database_match_the_model() {
+    let seed = 0x3e3;
+    let model = exercise(&Database::memory_with(options()).unwrap(), seed);
+    println!("large transactions in memory, seed {seed:#x}: {} entries", model.len());
 }

@@ -101,9 +101,9 @@ impl<'db> TxnPages<'db> {
         self.dirty.len() * self.base.page_size
     }
 
-    /// The database file's path (where temporary files of the transaction go).
-    pub fn shared_path(&self) -> std::path::PathBuf {
-        self.shared.path.clone()
+    /// The database file's path, or None for a memory database.
+    pub(crate) fn file_path(&self) -> Option<&std::path::Path> {
+        (!self.shared.memory).then_some(self.shared.path.as_path())
     }
 
     /// Records the bytes held in memory besides dirty pages (they shrink the page budget).

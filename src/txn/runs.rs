@@ -1,8 +1,8 @@
 //! Sorted runs: the buffered writes of a transaction larger than its cache, on disk.
 //!
 //! When the write buffer (see `buffer.rs`) fills, its contents are written in key order to a
-//! temporary file, an unnamed file beside the database that disappears when closed, and the
-//! buffer starts empty again. Before anything reads a range, and at commit, every run and the
+//! temporary file, an unnamed file beside the database that disappears when closed (in
+//! memory, for a memory database), and the buffer starts empty again. Before anything reads a range, and at commit, every run and the
 //! buffer are merged in one pass, newest write of a key winning, and applied to the tree
 //! (see `btree/merge.rs`). Runs are merged among themselves in tiers of [`FAN_IN`], so a
 //! transaction of any size keeps a handful of them and rewrites each write a logarithmic
@@ -38,7 +38,8 @@ const BLOOM_PROBES: u32 = 7;
 
 /// The spilled runs of one transaction, oldest first.
 pub(crate) struct Runs {
-    dir: PathBuf,
+    /// Where run files go; None keeps them in memory (a memory database).
+    dir: Option<PathBuf>,
     runs: Vec<Run>,
 }
 
@@ -61,14 +62,25 @@ struct Section {
 }
 
 impl Runs {
-    /// Runs kept in the directory of `db_path` (or the system's temporary directory).
-    pub(crate) fn new(db_path: &Path) -> Self {
-        let dir = match db_path.parent() {
+    /// Runs kept in the directory of the database file `db_path` (or the system's temporary
+    /// directory when that is not a directory here), or in memory without a file.
+    pub(crate) fn new(db_path: Option<&Path>) -> Self {
+        let dir = db_path.map(|p| match p.parent() {
             Some(d) if d.as_os_str().is_empty() => PathBuf::from("."),
             Some(d) if d.is_dir() => d.to_path_buf(),
             _ => std::env::temp_dir(),
-        };
+        });
         Runs { dir, runs: Vec::new() }
+    }
+
+    fn new_file(&self) -> std::io::Result<File> {
+        match &self.dir {
+            Some(dir) => tempfile::tempfile_in(dir).or_else(|_| tempfile::tempfile()),
+            None => {
+                let fd = rustix::fs::memfd_create("folio-run", rustix::fs::MemfdFlags::CLOEXEC)?;
+                Ok(File::from(fd))
+            }
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -110,10 +122,9 @@ impl Runs {
     }
 
     fn write_run(&self, tables: Vec<(String, Vec<Source<'_>>)>, tier: u32) -> Result<Run> {
-        let io = |e| Error::io(&self.dir, e);
-        let file = tempfile::tempfile_in(&self.dir)
-            .or_else(|_| tempfile::tempfile_in(std::env::temp_dir()))
-            .map_err(io)?;
+        let place = self.dir.clone().unwrap_or_else(|| PathBuf::from("(memory)"));
+        let io = |e| Error::io(&place, e);
+        let file = self.new_file().map_err(io)?;
         let mut out = BufWriter::with_capacity(1 << 20, &file);
         let mut sections = BTreeMap::new();
         let mut at = 0usize;
@@ -344,7 +355,7 @@ mod tests {
 
     #[test]
     fn newest_write_wins_in_lookups_and_merges() {
-        let mut runs = Runs::new(Path::new(""));
+        let mut runs = Runs::new(None);
         runs.spill(&run_of("", &[(b"a", Some(b"1")), (b"b", Some(b"1")), (b"c", None)])).unwrap();
         runs.spill(&run_of("", &[(b"b", None), (b"c", Some(b"2")), (b"d", Some(b"2"))])).unwrap();
         assert_eq!(runs.get("", b"a").unwrap(), Some(Some(&b"1"[..])));
@@ -360,7 +371,7 @@ mod tests {
 
     #[test]
     fn tiers_merge_and_keep_every_key() {
-        let mut runs = Runs::new(Path::new(""));
+        let mut runs = Runs::new(None);
         let n = FAN_IN * FAN_IN + 3;
         for r in 0..n {
             // Run r writes keys r*7 .. r*7+100 with value r: later runs overwrite earlier.

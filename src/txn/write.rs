@@ -231,7 +231,7 @@ impl<'db> WriteTxn<'db> {
         {
             let budget = self.buffer_budget();
             self.buffer = Some(WriteBuffer::with_budget(budget));
-            self.runs = Some(Runs::new(&self.pages.shared_path()));
+            self.runs = Some(Runs::new(self.pages.file_path()));
         }
     }
 
@@ -262,7 +262,7 @@ impl<'db> WriteTxn<'db> {
     /// the writes cover densely is rebuilt packed; otherwise they are applied one by one.
     pub(crate) fn apply_buffer(&mut self) -> Result<()> {
         let Some(buf) = self.buffer.as_mut() else { return Ok(()) };
-        let runs = self.runs.take().unwrap_or_else(|| Runs::new(&self.pages.shared_path()));
+        let runs = self.runs.take().unwrap_or_else(|| Runs::new(self.pages.file_path()));
         if buf.is_empty() && runs.is_empty() {
             self.runs = Some(runs);
             return Ok(());
@@ -287,7 +287,7 @@ impl<'db> WriteTxn<'db> {
         if let Some(buf) = self.buffer.as_mut() {
             buf.recycle(buffered);
         }
-        self.runs = Some(Runs::new(&self.pages.shared_path()));
+        self.runs = Some(Runs::new(self.pages.file_path()));
         Ok(())
     }
 
