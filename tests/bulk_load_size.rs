@@ -1,5 +1,7 @@
 //! Bulk loads fill pages nearly completely, in ascending and in random key order.
 
+mod common;
+
 use folio::{CheckpointMode, Database};
 
 #[test]
@@ -39,19 +41,11 @@ fn random_order_load_within_one_and_a_quarter_of_raw() {
     let path = dir.path().join("random.db");
     let db = folio::Options::new().cache_size(8 << 20).open(&path).unwrap();
     let n = 300_000u64;
-    let mut state = 0x5EED_u64;
-    let mut next = || {
-        // splitmix64
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = common::Rng::new(0x5EED);
     let value = [b'v'; 150];
     let mut tx = db.begin_write().unwrap();
     for _ in 0..n {
-        let key = format!("{:024x}", next());
+        let key = format!("{:024x}", rng.next_u64());
         tx.put(key.as_bytes(), &value).unwrap();
     }
     tx.commit().unwrap();

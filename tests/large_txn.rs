@@ -105,43 +105,41 @@ fn exercise(db: &Database, seed: u64) -> Model {
     let page_size = 4096;
     let mut rng = Rng::new(seed);
     let mut model = Model::new();
-    {
-        for round in 0..4 {
-            let mut next = model.clone();
-            let mut tx = db.begin_write().unwrap();
-            let ops = if round == 0 { 20_000 } else { 8_000 };
-            for _ in 0..ops {
-                let t = rng.below(3) as usize;
-                let k = key(&mut rng);
-                match rng.below(100) {
-                    0..60 => {
-                        let v = value(&mut rng, page_size);
-                        put(&mut tx, t, &k, &v);
-                        next.insert((t, k), v);
-                    }
-                    60..85 => {
-                        let had = next.remove(&(t, k.clone())).is_some();
-                        assert_eq!(delete(&mut tx, t, &k), had, "seed {seed:#x}: delete {k:?}");
-                    }
-                    _ if rng.below(100) > 0 => {
-                        let want = next.get(&(t, k.clone())).cloned();
-                        assert_eq!(get(&mut tx, t, &k), want, "seed {seed:#x}: get {k:?}");
-                    }
-                    _ => {
-                        // Rare: a range read applies every buffered and spilled write.
-                        let want = model_range(&next, t, &k, 5);
-                        assert_eq!(range(&mut tx, t, &k, 5), want, "seed {seed:#x}: range {k:?}");
-                    }
+    for round in 0..4 {
+        let mut next = model.clone();
+        let mut tx = db.begin_write().unwrap();
+        let ops = if round == 0 { 20_000 } else { 8_000 };
+        for _ in 0..ops {
+            let t = rng.below(3) as usize;
+            let k = key(&mut rng);
+            match rng.below(100) {
+                0..60 => {
+                    let v = value(&mut rng, page_size);
+                    put(&mut tx, t, &k, &v);
+                    next.insert((t, k), v);
+                }
+                60..85 => {
+                    let had = next.remove(&(t, k.clone())).is_some();
+                    assert_eq!(delete(&mut tx, t, &k), had, "seed {seed:#x}: delete {k:?}");
+                }
+                _ if rng.below(100) > 0 => {
+                    let want = next.get(&(t, k.clone())).cloned();
+                    assert_eq!(get(&mut tx, t, &k), want, "seed {seed:#x}: get {k:?}");
+                }
+                _ => {
+                    // Rare: a range read applies every buffered and spilled write.
+                    let want = model_range(&next, t, &k, 5);
+                    assert_eq!(range(&mut tx, t, &k, 5), want, "seed {seed:#x}: range {k:?}");
                 }
             }
-            if round == 2 {
-                tx.rollback();
-            } else {
-                tx.commit().unwrap();
-                model = next;
-            }
-            verify_all(db, &model, seed);
         }
+        if round == 2 {
+            tx.rollback();
+        } else {
+            tx.commit().unwrap();
+            model = next;
+        }
+        verify_all(db, &model, seed);
     }
     model
 }

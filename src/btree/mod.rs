@@ -51,10 +51,7 @@ pub trait PageStore: PageSource {
         Ok(())
     }
     /// Makes `page` the content of `pgno`, a page this store just allocated.
-    fn install(&mut self, pgno: u32, page: Box<[u8]>) -> Result<()> {
-        self.page_mut(pgno)?.copy_from_slice(&page);
-        Ok(())
-    }
+    fn install(&mut self, pgno: u32, page: Box<[u8]>) -> Result<()>;
 }
 
 /// The shortest key `s` with `left < s <= right` (a prefix of `right`), used as a separator

@@ -56,6 +56,8 @@ struct Run {
 struct Section {
     start: usize,
     end: usize,
+    /// Records in the section.
+    count: usize,
     /// Offset of every `STRIDE`th record.
     sparse: Vec<usize>,
     bloom: Bloom,
@@ -142,7 +144,8 @@ impl Runs {
                 at += rec.len();
             }
             let bloom = Bloom::new(&hashes);
-            sections.insert(name, Section { start, end: at, sparse, bloom });
+            let count = hashes.len();
+            sections.insert(name, Section { start, end: at, count, sparse, bloom });
         }
         out.flush().map_err(io)?;
         drop(out);
@@ -163,7 +166,7 @@ impl Runs {
 
     /// Number of records spilled for `table` (counting a key once per run).
     pub(crate) fn count(&self, table: &str) -> usize {
-        self.runs.iter().filter_map(|r| r.tables.get(table)).map(|s| s.bloom.keys).sum()
+        self.runs.iter().filter_map(|r| r.tables.get(table)).map(|s| s.count).sum()
     }
 
     /// Names of the tables with spilled writes.
@@ -313,13 +316,12 @@ impl<'a> Iterator for Merge<'a> {
 /// A Bloom filter over key hashes (double hashing of one 64-bit hash).
 struct Bloom {
     bits: Vec<u64>,
-    keys: usize,
 }
 
 impl Bloom {
     fn new(hashes: &[u64]) -> Self {
         let words = (hashes.len() * BLOOM_BITS).div_ceil(64).max(1);
-        let mut bloom = Bloom { bits: vec![0; words], keys: hashes.len() };
+        let mut bloom = Bloom { bits: vec![0; words] };
         for &h in hashes {
             for bit in bloom.probes(h) {
                 bloom.bits[bit / 64] |= 1 << (bit % 64);

@@ -32,20 +32,20 @@ pub struct WriteTxn<'db> {
     pages: TxnPages<'db>,
     /// Named tables touched: descriptor and whether it changed.
     tables: BTreeMap<String, (TableDesc, bool)>,
-    /// Sorted writes, once the transaction has outgrown its cache (see `buffer.rs`).
-    buffer: Option<WriteBuffer>,
-    /// Full buffers spilled to temporary files (see `runs.rs`).
-    runs: Option<Runs>,
+    /// Writes held back to be applied sorted, once the transaction has outgrown its cache.
+    pending: Option<Pending>,
+}
+
+/// A large transaction's writes not yet in the tree: the newest in memory (`buffer.rs`), the
+/// older spilled to temporary files (`runs.rs`).
+struct Pending {
+    buffer: WriteBuffer,
+    runs: Runs,
 }
 
 impl<'db> WriteTxn<'db> {
     pub(crate) fn begin(shared: &'db Shared) -> Result<Self> {
-        Ok(WriteTxn {
-            pages: TxnPages::begin(shared)?,
-            tables: BTreeMap::new(),
-            buffer: None,
-            runs: None,
-        })
+        Ok(WriteTxn { pages: TxnPages::begin(shared)?, tables: BTreeMap::new(), pending: None })
     }
 
     pub(crate) fn pages(&self) -> &TxnPages<'db> {
@@ -85,12 +85,10 @@ impl<'db> WriteTxn<'db> {
 
     /// The newest buffered or spilled write of `key`, if any.
     fn buffered(&self, table: &str, key: &[u8]) -> Result<Option<Option<&[u8]>>> {
-        if let Some(op) = self.buffer.as_ref().and_then(|b| b.get(table, key)) {
-            return Ok(Some(op));
-        }
-        match &self.runs {
-            Some(runs) => runs.get(table, key),
-            None => Ok(None),
+        let Some(p) = &self.pending else { return Ok(None) };
+        match p.buffer.get(table, key) {
+            Some(op) => Ok(Some(op)),
+            None => p.runs.get(table, key),
         }
     }
 
@@ -165,18 +163,16 @@ impl<'db> WriteTxn<'db> {
         self.pages.usable()?;
         self.desc_of(name)?;
         let page_size = self.pages.page_size();
-        if let Some(buf) = &mut self.buffer {
+        if let Some(p) = &mut self.pending {
             let table = name.unwrap_or("");
             if value.len() <= page_size {
-                let bytes = buf.record(table, key, Some(value));
+                let bytes = p.buffer.record(table, key, Some(value));
                 return self.spill_buffer_above(bytes);
             }
             // A large value goes straight into the tree: no older buffered write of the key
             // may be applied after it.
-            buf.forget(table, key);
-            if self.runs.as_ref().is_some_and(|r| !r.is_empty())
-                && self.buffered(table, key)?.is_some()
-            {
+            p.buffer.forget(table, key);
+            if self.buffered(table, key)?.is_some() {
                 self.apply_buffer()?;
             }
         }
@@ -189,13 +185,13 @@ impl<'db> WriteTxn<'db> {
     pub(crate) fn delete_in(&mut self, name: Option<&str>, key: &[u8]) -> Result<bool> {
         self.pages.usable()?;
         let desc = self.desc_of(name)?;
-        if self.buffer.is_some() {
+        if self.pending.is_some() {
             let table = name.unwrap_or("");
             let existed = match self.buffered(table, key)? {
                 Some(op) => op.is_some(),
                 None => get_in(&self.pages, &desc, key)?.is_some(),
             };
-            let bytes = self.buffer.as_mut().map_or(0, |b| b.record(table, key, None));
+            let bytes = self.pending.as_mut().map_or(0, |p| p.buffer.record(table, key, None));
             self.spill_buffer_above(bytes)?;
             return Ok(existed);
         }
@@ -225,13 +221,14 @@ impl<'db> WriteTxn<'db> {
     /// Once the transaction has changed an eighth of its cache's worth of pages, later
     /// writes are buffered and applied sorted.
     fn start_buffering_if_large(&mut self) {
-        if self.buffer.is_none()
+        if self.pending.is_none()
             && (self.pages.has_spilled()
                 || self.pages.dirty_bytes() > self.pages.shared_cache_size() / 8)
         {
-            let budget = self.buffer_budget();
-            self.buffer = Some(WriteBuffer::with_budget(budget));
-            self.runs = Some(Runs::new(self.pages.file_path()));
+            self.pending = Some(Pending {
+                buffer: WriteBuffer::with_budget(self.buffer_budget()),
+                runs: Runs::new(self.pages.file_path()),
+            });
         }
     }
 
@@ -245,15 +242,13 @@ impl<'db> WriteTxn<'db> {
     /// Writes the buffer out as a sorted run once it holds its share of the cache budget.
     fn spill_buffer_above(&mut self, buffered: usize) -> Result<()> {
         if buffered > self.buffer_budget() {
-            let (Some(buf), Some(runs)) = (&mut self.buffer, &mut self.runs) else {
-                return Ok(());
-            };
-            let batch = buf.take();
-            if let Err(e) = runs.spill(&batch) {
+            let Some(p) = &mut self.pending else { return Ok(()) };
+            let batch = p.buffer.take();
+            if let Err(e) = p.runs.spill(&batch) {
                 self.pages.abort();
                 return Err(e);
             }
-            buf.recycle(batch);
+            p.buffer.recycle(batch);
         }
         Ok(())
     }
@@ -261,14 +256,13 @@ impl<'db> WriteTxn<'db> {
     /// Applies every buffered and spilled write, table by table in key order. A table that
     /// the writes cover densely is rebuilt packed; otherwise they are applied one by one.
     pub(crate) fn apply_buffer(&mut self) -> Result<()> {
-        let Some(buf) = self.buffer.as_mut() else { return Ok(()) };
-        let runs = self.runs.take().unwrap_or_else(|| Runs::new(self.pages.file_path()));
-        if buf.is_empty() && runs.is_empty() {
-            self.runs = Some(runs);
+        let Some(p) = self.pending.as_mut().filter(|p| !p.buffer.is_empty() || !p.runs.is_empty())
+        else {
             return Ok(());
-        }
-        self.pages.set_held(buf.bytes());
-        let buffered = buf.take();
+        };
+        self.pages.set_held(p.buffer.bytes());
+        let buffered = p.buffer.take();
+        let runs = std::mem::replace(&mut p.runs, Runs::new(self.pages.file_path()));
         let mut names: Vec<String> = buffered.tables().into_iter().chain(runs.tables()).collect();
         names.sort();
         names.dedup();
@@ -284,10 +278,9 @@ impl<'db> WriteTxn<'db> {
             }
         }
         self.pages.set_held(0);
-        if let Some(buf) = self.buffer.as_mut() {
-            buf.recycle(buffered);
+        if let Some(p) = &mut self.pending {
+            p.buffer.recycle(buffered);
         }
-        self.runs = Some(Runs::new(self.pages.file_path()));
         Ok(())
     }
 
