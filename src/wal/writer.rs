@@ -214,7 +214,8 @@ impl WalWriter {
     /// Only valid when every committed frame is in the main file and no reader uses the WAL.
     pub fn restart(&mut self, salt: u64) {
         self.header.salt = salt;
-        self.header.generation += 1;
+        // Informational only; a hostile header may already hold the largest value.
+        self.header.generation = self.header.generation.wrapping_add(1);
         let (_, crc) = self.header.encode();
         self.header_crc = crc;
         self.header_written = false;
