@@ -1,4 +1,4 @@
-//! Compact: rebuild the database into a fresh, fully packed file and swap it in atomically.
+//! Compact: rebuild the database into a fresh, packed file and swap it in atomically.
 //!
 //! Procedure (every step is crash-safe, leaving the old or the new database, never neither):
 //! 1. Block writers, wait for readers, and checkpoint everything; sync the main file.

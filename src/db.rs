@@ -399,7 +399,8 @@ impl Database {
         crate::vacuum::vacuum(&self.shared, budget)
     }
 
-    /// Rewrites the database into a minimal, fully packed file and swaps it in atomically.
+    /// Rewrites the database into a fresh file, each page filled to within 1/16 of its size,
+    /// and swaps it in atomically.
     /// Waits (up to 10 s) for open transactions to finish; [`Error::Busy`] otherwise.
     pub fn compact(&self) -> Result<()> {
         crate::compact::run(&self.shared)

@@ -329,7 +329,7 @@ impl<'a> NodeMut<'a> {
     }
 
     /// Free bytes between the slot array and the cells.
-    fn gap(&self) -> usize {
+    pub fn gap(&self) -> usize {
         self.content() - (PAGE_HEADER_SIZE + self.count() * SLOT_SIZE)
     }
 

@@ -168,7 +168,7 @@ pub struct VacuumArgs {
     /// pages of the dropped tail into free pages nearer the start.
     #[arg(long, value_name = "N", conflicts_with = "full")]
     pub pages: Option<u64>,
-    /// Vacuum everything, then rewrite the file fully packed (compact).
+    /// Vacuum everything, then rewrite the file packed (compact).
     #[arg(long)]
     pub full: bool,
 }
