@@ -297,7 +297,7 @@ fn reseal_wal(wal: &mut [u8]) {
     for frame in wal[WAL_HEADER_SIZE..].chunks_exact_mut(FRAME_HEADER_SIZE + ps as usize) {
         let (hdr, page) = frame.split_at_mut(FRAME_HEADER_SIZE);
         seal_page(page);
-        chain = folio::format::checksum::frame_crc(chain, &hdr[0..16], page);
+        chain = folio::format::checksum::frame_crc(chain, hdr, page);
         hdr[16..20].copy_from_slice(&chain.to_le_bytes());
     }
 }
@@ -308,7 +308,8 @@ struct Base {
     main: Vec<u8>,
     meta: Meta,
     page_size: usize,
-    donors: Vec<(u32, bool, Vec<u8>)>,
+    /// Page number, commit record (if a commit frame) and page of each frame.
+    donors: Vec<(u32, Option<Meta>, Vec<u8>)>,
 }
 
 fn base() -> &'static Base {
@@ -359,10 +360,11 @@ fn base() -> &'static Base {
             if fh.salt != hdr.salt {
                 break;
             }
-            donors.push((fh.pgno, fh.commit, raw[FRAME_HEADER_SIZE..].to_vec()));
+            let record = fh.commit.then(|| fh.meta(ps as u32).expect("base commit record"));
+            donors.push((fh.pgno, record, raw[FRAME_HEADER_SIZE..].to_vec()));
             off += FRAME_HEADER_SIZE + ps;
         }
-        assert!(donors.iter().filter(|d| d.1).count() >= 3, "base WAL has its commits");
+        assert!(donors.iter().filter(|d| d.1.is_some()).count() >= 3, "base WAL has its commits");
         Base { main, meta, page_size: ps, donors }
     })
 }
@@ -370,9 +372,10 @@ fn base() -> &'static Base {
 /// Target `wal_recovery`: the fixed main file and a WAL described by the bytes.
 ///
 /// Layout: salt byte, generation byte, header flags, frame count; then per frame an op
-/// byte (bits 0-1 the page source: donor frame, header page, main-file page, raw bytes;
-/// bit 2 patch bytes; bit 3 override the page number; bit 4 flip the commit flag; bit 5
-/// leave the page checksum stale; bit 6 break the chained checksum) and its arguments.
+/// byte (bits 0-1 the frame's source: a donor frame, a commit of a mutated header carried by
+/// the header page, a main-file page, raw bytes; bit 2 patch bytes of the page; bit 3
+/// override the page number; bit 4 flip the commit flag; bit 5 leave the page checksum
+/// stale; bit 6 break the chained checksum) and its arguments.
 /// Whatever bytes remain are appended to the WAL as they are.
 pub fn wal_recovery(data: &[u8]) {
     let b = base();
@@ -429,19 +432,19 @@ pub fn wal_recovery(data: &[u8]) {
                 let mut page = vec![0u8; ps];
                 m.encode_into(&mut page);
                 seal_page(&mut page);
-                (0, true, page)
+                (0, Some(m), page)
             }
             2 => {
                 let pages = b.main.len() / ps;
                 let i = inp.u8() as usize % pages;
-                (i as u32, false, b.main[i * ps..(i + 1) * ps].to_vec())
+                (i as u32, None, b.main[i * ps..(i + 1) * ps].to_vec())
             }
             _ => {
                 let mut page = vec![0u8; ps];
                 let len = inp.u8() as usize * 16;
                 let raw = inp.bytes(len);
                 page[..raw.len()].copy_from_slice(raw);
-                (inp.u8() as u32, false, page)
+                (inp.u8() as u32, None, page)
             }
         };
         if op & 4 != 0 {
@@ -454,17 +457,18 @@ pub fn wal_recovery(data: &[u8]) {
             pgno = if op & 0x80 != 0 { inp.u32() } else { inp.u8() as u32 };
         }
         if op & 16 != 0 {
-            commit = !commit;
+            commit = match commit {
+                Some(_) => None,
+                None => Some(Meta { txn_id: last_meta.txn_id + 1, ..last_meta }),
+            };
         }
         if op & 32 == 0 {
             seal_page(&mut page);
         }
-        if commit && pgno == 0 {
-            if let Ok(m) = Meta::decode(&page) {
-                last_meta = m;
-            }
+        if let Some(m) = commit {
+            last_meta = m;
         }
-        let fh = FrameHeader::seal(pgno, commit, salt, chain, &page);
+        let fh = FrameHeader::seal(pgno, commit.as_ref(), salt, chain, &page);
         let mut fbytes = fh.encode();
         if op & 64 != 0 {
             fbytes[16..20].copy_from_slice(&inp.u32().to_le_bytes());

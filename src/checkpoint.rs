@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use crate::db::Shared;
 use crate::error::{Error, Result};
-use crate::format::Meta;
+use crate::format::checksum::seal_page;
 use crate::options::{CheckpointMode, Synchronous};
-use crate::pager::wal_frame_page;
+use crate::pager::{wal_commit_meta, wal_frame_page};
 use crate::storage::Map;
 use crate::wal::index::{lookup, page_of};
 
@@ -126,13 +126,17 @@ pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
     s.group.sync_upto(bound, &*s.wal, &s.fence, Duration::ZERO, &s.wal_path)?;
     let ps = s.page_size;
     let (lo, hi) = (nbackfill - snap.gen_base + 1, bound - snap.gen_base);
-    let meta = Meta::decode(wal_frame_page(&wal_map, hi, ps)?)?;
+    let meta = wal_commit_meta(&wal_map, hi, ps)?;
     let segs = &snap.segments;
+    // Page 0 is written from the bound's commit record below, not from a frame.
     let mut writes: Vec<(u32, u64)> = (lo..=hi)
         .map(|f| (page_of(segs, f), f))
-        .filter(|&(p, f)| p < meta.page_count && lookup(segs, p, hi) == Some(f))
+        .filter(|&(p, f)| p != 0 && p < meta.page_count && lookup(segs, p, hi) == Some(f))
         .collect();
     writes.sort_unstable();
+    let mut header = vec![0u8; ps].into_boxed_slice();
+    meta.encode_into(&mut header);
+    seal_page(&mut header);
 
     let fail = |what: &str, e: io::Error| {
         s.fence.trip(&format!("checkpoint {what} {} failed: {e}", s.path.display()));
@@ -148,6 +152,7 @@ pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
         let page = wal_frame_page(&wal_map, f, ps)?;
         main.write_at(page, p as u64 * ps as u64).map_err(|e| fail("writing", e))?;
     }
+    main.write_at(&header, 0).map_err(|e| fail("writing", e))?;
     main.sync().map_err(|e| fail("syncing", e))?;
     if level == Synchronous::Extra && need > have {
         s.sync_dir()?;

@@ -6,9 +6,8 @@ use folio::format::page::{PageType, prefix_hint};
 use folio::format::wal::{FrameHeader, WalHeader, frame_offset};
 use folio::format::{Meta, TableDesc};
 
-#[test]
-fn header_page_layout() {
-    let meta = Meta {
+fn sample_meta() -> Meta {
+    Meta {
         page_size: 4096,
         page_count: 0x0102_0304,
         free_head: 7,
@@ -17,7 +16,12 @@ fn header_page_layout() {
         db_id: 0xA1A2_A3A4_A5A6_A7A8,
         default_table: TableDesc { root: 9, entries: 10 },
         catalog: TableDesc { root: 11, entries: 2 },
-    };
+    }
+}
+
+#[test]
+fn header_page_layout() {
+    let meta = sample_meta();
     let mut page = vec![0xEEu8; 4096];
     meta.encode_into(&mut page);
     seal_page(&mut page);
@@ -53,7 +57,7 @@ fn wal_header_and_frame_layout() {
         WalHeader { page_size: 8192, db_id: 0x0102_0304_0506_0708, salt: 0xFFEE, generation: 5 };
     let (bytes, crc) = h.encode();
     assert_eq!(&bytes[0..8], b"folioWAL");
-    assert_eq!(bytes[8..12], 1u32.to_le_bytes());
+    assert_eq!(bytes[8..12], 2u32.to_le_bytes());
     assert_eq!(bytes[12..16], 8192u32.to_le_bytes());
     assert_eq!(bytes[16..24], 0x0102_0304_0506_0708u64.to_le_bytes());
     assert_eq!(bytes[24..32], 0xFFEEu64.to_le_bytes());
@@ -63,17 +67,29 @@ fn wal_header_and_frame_layout() {
     assert_eq!(bytes[44..48], [0, 0, 0, 0]);
 
     let page = vec![0x5Au8; 8192];
-    let fh = FrameHeader::seal(42, true, 0xFFEE, crc, &page);
+    let mut meta = sample_meta();
+    meta.page_size = 8192;
+    let fh = FrameHeader::seal(42, Some(&meta), 0xFFEE, crc, &page);
     let fb = fh.encode();
+    assert_eq!(fb.len(), 88);
     assert_eq!(fb[0..4], 42u32.to_le_bytes());
     assert_eq!(fb[4..8], 1u32.to_le_bytes());
     assert_eq!(fb[8..16], 0xFFEEu64.to_le_bytes());
-    let chained = crc32c_append(crc32c_append(crc, &fb[0..16]), &page);
+    let chained = crc32c_append(crc32c_append(crc32c_append(crc, &fb[0..16]), &fb[24..88]), &page);
     assert_eq!(fb[16..20], chained.to_le_bytes());
     assert_eq!(fb[20..24], [0, 0, 0, 0]);
+    // The commit record is bytes 32..96 of the header page the meta encodes to.
+    let mut header = vec![0u8; 8192];
+    meta.encode_into(&mut header);
+    assert_eq!(fb[24..88], header[32..96]);
+    assert_eq!(FrameHeader::decode(&fb).unwrap().meta(8192).unwrap(), meta);
+
+    let plain = FrameHeader::seal(7, None, 0xFFEE, chained, &page).encode();
+    assert_eq!(plain[4..8], [0, 0, 0, 0]);
+    assert!(plain[24..88].iter().all(|&b| b == 0), "no commit record on a plain frame");
 
     assert_eq!(frame_offset(1, 4096), 48);
-    assert_eq!(frame_offset(3, 4096), 48 + 2 * (24 + 4096));
+    assert_eq!(frame_offset(3, 4096), 48 + 2 * (88 + 4096));
 }
 
 #[test]

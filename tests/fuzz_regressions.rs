@@ -97,7 +97,7 @@ fn sample_files(closed: bool, page_size: u32) -> (Vec<u8>, Vec<u8>) {
     let (main, mut wal) = out;
     let used = wal.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
     if used > 0 {
-        let frame = 24 + page_size as usize;
+        let frame = folio::format::wal::FRAME_HEADER_SIZE + page_size as usize;
         wal.truncate(48 + (used - 48).div_ceil(frame) * frame);
     }
     (main, wal)
@@ -131,6 +131,13 @@ fn write_seeds() {
     let mut resealed = open_files_input(&main, &wal);
     resealed[3] |= 0xC0;
     write("open_files", "with_wal_resealed", &resealed);
+    // A WAL header holding the largest generation (resealed, so its commits are valid): the
+    // restart at close once overflowed the counter.
+    let mut wal_max = wal.clone();
+    wal_max[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+    let mut generation_max = open_files_input(&main, &wal_max);
+    generation_max[3] |= 0xC0;
+    write("open_files", "regression_wal_generation_max", &generation_max);
 
     write("wal_recovery", "all_commits", &harness::wal_recovery_seed(usize::MAX, &[]));
     write("wal_recovery", "first_frames", &harness::wal_recovery_seed(5, &[]));

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use common::Rng;
 use crash::{DB, SimOpts, soak};
 use folio::format::checksum::{frame_crc, seal_page};
+use folio::format::wal::FRAME_HEADER_SIZE;
 use folio::storage::SimVfs;
 use folio::{CheckpointMode, Database, Synchronous};
 
@@ -211,7 +212,7 @@ fn reseal_wal_frame(rng: &mut Rng, wal: &mut [u8], ps: usize) {
         return;
     }
     let salt = wal[24..32].to_vec();
-    let fsize = 24 + ps;
+    let fsize = FRAME_HEADER_SIZE + ps;
     let frame = |n: usize| 48 + (n - 1) * fsize;
     let mut n = 1;
     while frame(n) + fsize <= wal.len() && wal[frame(n) + 8..frame(n) + 16] == salt[..] {
@@ -223,7 +224,7 @@ fn reseal_wal_frame(rng: &mut Rng, wal: &mut [u8], ps: usize) {
     }
     let target = rng.range(1, frames);
     {
-        let page = &mut wal[frame(target) + 24..frame(target) + fsize];
+        let page = &mut wal[frame(target) + FRAME_HEADER_SIZE..frame(target) + fsize];
         for _ in 0..rng.range(1, 3) {
             let at = if rng.percent(60) { rng.range(4, 48) } else { rng.range(4, ps - 4) };
             page[at] = rng.next_u64() as u8;
@@ -236,8 +237,8 @@ fn reseal_wal_frame(rng: &mut Rng, wal: &mut [u8], ps: usize) {
         u32::from_le_bytes(wal[frame(target - 1) + 16..frame(target - 1) + 20].try_into().unwrap())
     };
     for f in target..=frames {
-        let (hdr, rest) = wal[frame(f)..frame(f) + fsize].split_at_mut(24);
-        let crc = frame_crc(seed, &hdr[0..16], &rest[..ps]);
+        let (hdr, rest) = wal[frame(f)..frame(f) + fsize].split_at_mut(FRAME_HEADER_SIZE);
+        let crc = frame_crc(seed, hdr, &rest[..ps]);
         hdr[16..20].copy_from_slice(&crc.to_le_bytes());
         seed = crc;
     }

@@ -634,6 +634,7 @@ fn peak_rss() -> u64 {
 #[test]
 fn regression_check_memory_is_bounded_by_real_pages() {
     use folio::format::checksum::frame_crc;
+    use folio::format::wal::FRAME_HEADER_SIZE;
     const CLAIM: u32 = 80_000_000; // ~720 MB today; small enough not to endanger the machine
     let dir = tempfile::tempdir().unwrap();
     let live_path = dir.path().join("live.db");
@@ -642,13 +643,15 @@ fn regression_check_memory_is_bounded_by_real_pages() {
     copy_db(&live_path, &path);
     live.close().unwrap();
 
-    // Rewrite the last commit frame's header page with the claim, resealing the page
-    // checksum and the frame's chained checksum.
+    // Rewrite the page count in the last commit frame's commit record (the first field of
+    // the record, frame header offset 24) with the claim, resealing the frame's chained
+    // checksum.
     let mut wal = std::fs::read(wal_path(&path)).unwrap();
-    let frame = |n: usize| 48 + (n - 1) * (24 + PAGE);
+    let fh = FRAME_HEADER_SIZE;
+    let frame = |n: usize| 48 + (n - 1) * (fh + PAGE);
     let salt = wal[24..32].to_vec();
     let (mut last_commit, mut n) = (0, 1);
-    while frame(n) + 24 + PAGE <= wal.len() && wal[frame(n) + 8..frame(n) + 16] == salt[..] {
+    while frame(n) + fh + PAGE <= wal.len() && wal[frame(n) + 8..frame(n) + 16] == salt[..] {
         if wal[frame(n) + 4] & 1 == 1 {
             last_commit = n;
         }
@@ -656,11 +659,9 @@ fn regression_check_memory_is_bounded_by_real_pages() {
     }
     assert!(last_commit > 1);
     let seed = u32::from_le_bytes(wal[frame(last_commit - 1) + 16..][..4].try_into().unwrap());
-    let (hdr, rest) = wal[frame(last_commit)..].split_at_mut(24);
-    let page = &mut rest[..PAGE];
-    put_u32(page, 32, CLAIM);
-    seal_page(page);
-    let crc = frame_crc(seed, &hdr[0..16], page);
+    let (hdr, rest) = wal[frame(last_commit)..].split_at_mut(fh);
+    put_u32(hdr, 24, CLAIM);
+    let crc = frame_crc(seed, hdr, &rest[..PAGE]);
     hdr[16..20].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(wal_path(&path), &wal).unwrap();
 

@@ -3,7 +3,7 @@
 
 use folio::Database;
 
-const FRAME_BYTES: u64 = 4096 + 24;
+const FRAME_BYTES: u64 = 4096 + folio::format::wal::FRAME_HEADER_SIZE as u64;
 const THRESHOLD_FRAMES: u64 = 1000;
 
 #[test]

@@ -1,9 +1,10 @@
 //! Checksums: crc32c (Castagnoli) everywhere, hardware-accelerated where the CPU has it.
 //!
 //! * A page's checksum covers bytes `4..page_size` and is stored in bytes `0..4`.
-//! * A WAL frame's checksum is *chained*: it covers the frame header's first 16 bytes and the
-//!   page, seeded with the previous frame's checksum (the first frame is seeded with the WAL
-//!   header's checksum). A frame is valid only if every frame before it is.
+//! * A WAL frame's checksum is *chained*: it covers the frame header (but for the checksum
+//!   itself and the reserved bytes after it) and the page, seeded with the previous frame's
+//!   checksum (the first frame is seeded with the WAL header's checksum). A frame is valid
+//!   only if every frame before it is.
 
 use super::page::PAGE_CRC_OFFSET;
 
@@ -33,7 +34,9 @@ pub fn page_crc_ok(page: &[u8]) -> bool {
     stored == page_crc(page)
 }
 
-/// Chained frame checksum: `seed` is the previous frame's (or the WAL header's) checksum.
-pub fn frame_crc(seed: u32, frame_header_16: &[u8], page: &[u8]) -> u32 {
-    crc32c_append(crc32c_append(seed, frame_header_16), page)
+/// Chained frame checksum of an encoded frame header and its page: covers header bytes
+/// `0..16` and `24..`, seeded with the previous frame's (or the WAL header's) checksum.
+pub fn frame_crc(seed: u32, frame_header: &[u8], page: &[u8]) -> u32 {
+    let head = crc32c_append(seed, &frame_header[0..16]);
+    crc32c_append(crc32c_append(head, &frame_header[24..]), page)
 }

@@ -64,6 +64,9 @@ impl TableDesc {
     }
 }
 
+/// Size of a commit record: header-page bytes `32..96` (see [`Meta::encode_record`]).
+pub const COMMIT_RECORD_SIZE: usize = META_USED - OFF_PAGE_COUNT;
+
 /// The decoded database header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta {
@@ -115,6 +118,26 @@ impl Meta {
         page[OFF_DEFAULT_TABLE..OFF_DEFAULT_TABLE + TABLE_DESC_SIZE]
             .copy_from_slice(&self.default_table.encode());
         page[OFF_CATALOG..OFF_CATALOG + TABLE_DESC_SIZE].copy_from_slice(&self.catalog.encode());
+    }
+
+    /// The commit record a WAL commit frame carries: bytes `32..96` of the header page this
+    /// meta encodes to (page count through the catalog's descriptor). The bytes before them
+    /// (page type, magic, version, page size) are the same in every header of a database.
+    pub fn encode_record(&self) -> [u8; COMMIT_RECORD_SIZE] {
+        let mut page = [0u8; META_USED];
+        self.encode_into(&mut page);
+        page[OFF_PAGE_COUNT..].try_into().expect("record length")
+    }
+
+    /// Decodes and validates a commit record for a database of `page_size`-byte pages.
+    pub fn decode_record(record: &[u8], page_size: u32) -> Result<Self> {
+        let record = record
+            .get(..COMMIT_RECORD_SIZE)
+            .ok_or_else(|| Error::corrupt("commit record: too short"))?;
+        let mut page = [0u8; META_USED];
+        Meta::new(page_size, 0).encode_into(&mut page);
+        page[OFF_PAGE_COUNT..].copy_from_slice(record);
+        Self::decode(&page)
     }
 
     /// Whether `page` starts like a folio header (magic only; see [`Meta::decode`]).

@@ -3,7 +3,7 @@
 //! ```text
 //! WAL header (48 bytes, at offset 0)
 //!  0  8  magic "folioWAL"
-//!  8  4  format version (1)
+//!  8  4  WAL format version (2)
 //! 12  4  page size
 //! 16  8  database id (must equal the main file's)
 //! 24  8  salt: random, new at every WAL restart; every frame repeats it
@@ -11,27 +11,35 @@
 //! 40  4  crc32c of bytes 0..40; also the seed of the first frame's chained checksum
 //! 44  4  reserved (0)
 //!
-//! Frame header (24 bytes), followed by one page
+//! Frame header (88 bytes), followed by one page
 //!  0  4  page number
-//!  4  4  flags: bit 0 = commit (the last frame of a transaction; always page 0)
+//!  4  4  flags: bit 0 = commit (the last frame of a transaction)
 //!  8  8  salt (must equal the WAL header's)
-//! 16  4  chained crc32c: crc32c(previous checksum, frame header bytes 0..16, page)
+//! 16  4  chained crc32c: crc32c(previous checksum, bytes 0..16, bytes 24..88, page)
 //! 20  4  reserved (0)
+//! 24 64  commit record: on a commit frame, the transaction's new database header (bytes
+//!        32..96 of page 0, see `Meta::encode_record`); zeros on any other frame
 //! ```
 //!
-//! Frame `n` (counting from 1) starts at `48 + (n - 1) * (24 + page_size)`. A transaction is
-//! committed once its commit frame and every frame before it are valid.
+//! Frame `n` (counting from 1) starts at `48 + (n - 1) * (88 + page_size)`. A transaction is
+//! committed once its commit frame and every frame before it are valid. The commit record
+//! rides in the frame header so that a transaction that changed one page writes one frame.
 
 use super::checksum::{crc32c_append, frame_crc};
-use super::{FORMAT_VERSION, page_size_ok, put_u32, put_u64, u32_at, u64_at};
+use super::header::COMMIT_RECORD_SIZE;
+use super::{Meta, page_size_ok, put_u32, put_u64, u32_at, u64_at};
 use crate::error::{Error, Result};
 
 /// Magic at the start of the WAL.
 pub const WAL_MAGIC: [u8; 8] = *b"folioWAL";
 /// Size of the WAL header.
 pub const WAL_HEADER_SIZE: usize = 48;
+/// Version of the WAL format (the main file has its own, `FORMAT_VERSION`).
+pub const WAL_VERSION: u32 = 2;
+/// Offset of the commit record in a frame header.
+pub const FRAME_RECORD_OFFSET: usize = 24;
 /// Size of a frame header.
-pub const FRAME_HEADER_SIZE: usize = 24;
+pub const FRAME_HEADER_SIZE: usize = FRAME_RECORD_OFFSET + COMMIT_RECORD_SIZE;
 /// Frame flag: this frame commits its transaction.
 pub const FRAME_COMMIT: u32 = 1;
 
@@ -63,7 +71,7 @@ impl WalHeader {
     pub fn encode(&self) -> ([u8; WAL_HEADER_SIZE], u32) {
         let mut b = [0u8; WAL_HEADER_SIZE];
         b[0..8].copy_from_slice(&WAL_MAGIC);
-        put_u32(&mut b, 8, FORMAT_VERSION);
+        put_u32(&mut b, 8, WAL_VERSION);
         put_u32(&mut b, 12, self.page_size);
         put_u64(&mut b, 16, self.db_id);
         put_u64(&mut b, 24, self.salt);
@@ -83,8 +91,10 @@ impl WalHeader {
             return Err(Error::corrupt("WAL header: checksum mismatch"));
         }
         let version = u32_at(b, 8)?;
-        if version != FORMAT_VERSION {
-            return Err(Error::corrupt(format!("WAL header: unsupported version {version}")));
+        if version != WAL_VERSION {
+            return Err(Error::corrupt(format!(
+                "WAL header: unsupported version {version} (this build reads {WAL_VERSION})"
+            )));
         }
         let page_size = u32_at(b, 12)?;
         if !page_size_ok(page_size) {
@@ -111,14 +121,17 @@ pub struct FrameHeader {
     pub salt: u64,
     /// Chained checksum.
     pub crc: u32,
+    /// The commit record (zeros unless `commit`).
+    pub record: [u8; COMMIT_RECORD_SIZE],
 }
 
 impl FrameHeader {
-    /// Builds the header for `page`, chaining from `seed`.
-    pub fn seal(pgno: u32, commit: bool, salt: u64, seed: u32, page: &[u8]) -> Self {
-        let mut h = FrameHeader { pgno, commit, salt, crc: 0 };
-        let bytes = h.encode();
-        h.crc = frame_crc(seed, &bytes[0..16], page);
+    /// Builds the header for `page`, chaining from `seed`. A commit frame (`commit` is the
+    /// transaction's new header) carries it as its commit record.
+    pub fn seal(pgno: u32, commit: Option<&Meta>, salt: u64, seed: u32, page: &[u8]) -> Self {
+        let record = commit.map_or([0; COMMIT_RECORD_SIZE], Meta::encode_record);
+        let mut h = FrameHeader { pgno, commit: commit.is_some(), salt, crc: 0, record };
+        h.crc = frame_crc(seed, &h.encode(), page);
         h
     }
 
@@ -129,21 +142,31 @@ impl FrameHeader {
         put_u32(&mut b, 4, if self.commit { FRAME_COMMIT } else { 0 });
         put_u64(&mut b, 8, self.salt);
         put_u32(&mut b, 16, self.crc);
+        b[FRAME_RECORD_OFFSET..].copy_from_slice(&self.record);
         b
     }
 
     /// Decodes a header (no validation beyond length).
     pub fn decode(b: &[u8]) -> Result<Self> {
+        let record = b
+            .get(FRAME_RECORD_OFFSET..FRAME_HEADER_SIZE)
+            .ok_or_else(|| Error::corrupt("WAL frame header cut short"))?;
         Ok(FrameHeader {
             pgno: u32_at(b, 0)?,
             commit: u32_at(b, 4)? & FRAME_COMMIT != 0,
             salt: u64_at(b, 8)?,
             crc: u32_at(b, 16)?,
+            record: record.try_into().expect("record length"),
         })
     }
 
     /// Whether this frame continues a chain whose previous checksum is `seed`.
     pub fn verify(&self, raw_header: &[u8], seed: u32, page: &[u8]) -> bool {
-        raw_header.len() >= 16 && frame_crc(seed, &raw_header[0..16], page) == self.crc
+        raw_header.len() >= FRAME_HEADER_SIZE && frame_crc(seed, raw_header, page) == self.crc
+    }
+
+    /// The database header a commit frame's record holds, validated for `page_size`.
+    pub fn meta(&self, page_size: u32) -> Result<Meta> {
+        Meta::decode_record(&self.record, page_size)
     }
 }

@@ -17,7 +17,7 @@ pub use txn::TxnPages;
 use crate::btree::PageSource;
 use crate::error::{Error, Result};
 use crate::format::Meta;
-use crate::format::wal::{FRAME_HEADER_SIZE, frame_offset};
+use crate::format::wal::{FRAME_HEADER_SIZE, FrameHeader, frame_offset};
 use crate::storage::Map;
 use crate::wal::SegmentList;
 use crate::wal::index::lookup;
@@ -87,6 +87,15 @@ pub fn wal_frame_page(map: &Map, frame: u64, page_size: usize) -> Result<&[u8]> 
     map.bytes().get(off..off + page_size).ok_or_else(|| {
         Error::corrupt(format!("WAL frame {frame} lies beyond the end of the WAL map"))
     })
+}
+
+/// The database header committed by WAL frame `frame` (a commit frame) through `map`.
+pub fn wal_commit_meta(map: &Map, frame: u64, page_size: usize) -> Result<Meta> {
+    let off = frame_offset(frame, page_size as u32) as usize;
+    let raw = map.bytes().get(off..off + FRAME_HEADER_SIZE).ok_or_else(|| {
+        Error::corrupt(format!("WAL frame {frame} lies beyond the end of the WAL map"))
+    })?;
+    FrameHeader::decode(raw)?.meta(page_size as u32)
 }
 
 impl PageSource for View {

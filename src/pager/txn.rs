@@ -170,8 +170,13 @@ impl<'db> TxnPages<'db> {
         Error::io(path, e)
     }
 
-    /// Appends `frames` to the WAL; returns the first frame's number and whether the map grew.
-    fn append(&mut self, frames: &[(u32, Box<[u8]>)], commit: bool) -> Result<(u64, bool)> {
+    /// Appends `frames` to the WAL, the last one committing `commit` if given; returns the
+    /// first frame's number and whether the map grew.
+    fn append(
+        &mut self,
+        frames: &[(u32, Box<[u8]>)],
+        commit: Option<&Meta>,
+    ) -> Result<(u64, bool)> {
         self.prepare_wal();
         let refs: Vec<(u32, &[u8])> = frames.iter().map(|(p, b)| (*p, &b[..])).collect();
         match self.writer().wal.append(&refs, commit) {
@@ -180,8 +185,8 @@ impl<'db> TxnPages<'db> {
         }
     }
 
-    /// Commits: writes every dirty page and the header as the commit frame, then hands over
-    /// to the database for durability and publication.
+    /// Commits: writes every dirty page, the last one as the commit frame carrying the new
+    /// header, then hands over to the database for durability and publication.
     pub(crate) fn commit(mut self) -> Result<()> {
         self.usable()?;
         if !self.is_dirty() {
@@ -190,12 +195,16 @@ impl<'db> TxnPages<'db> {
         self.meta.txn_id += 1;
         let meta = self.meta;
         self.dirty.remove(&0);
-        let mut header = vec![0u8; self.base.page_size].into_boxed_slice();
-        meta.encode_into(&mut header);
         let mut frames = self.take_sealed();
-        seal_page(&mut header);
-        frames.push((0, header));
-        let (first, remapped) = self.append(&frames, true)?;
+        if frames.is_empty() {
+            // Only the header changed (or every page was spilled): the commit frame carries
+            // the header page itself.
+            let mut header = vec![0u8; self.base.page_size].into_boxed_slice();
+            meta.encode_into(&mut header);
+            seal_page(&mut header);
+            frames.push((0, header));
+        }
+        let (first, remapped) = self.append(&frames, Some(&meta))?;
         let spilled = std::mem::take(&mut self.spill_log);
         let w = self.writer();
         for (f, p) in spilled {
@@ -282,7 +291,7 @@ impl PageStore for TxnPages<'_> {
         self.usable()?;
         self.dirty.remove(&0);
         let frames = self.take_sealed();
-        let (first, _) = self.append(&frames, false)?;
+        let (first, _) = self.append(&frames, None)?;
         for (i, (p, _)) in frames.iter().enumerate() {
             let f = first + i as u64;
             self.spilled.insert(*p, f);

@@ -15,8 +15,8 @@
 //! `bytes_discarded` counts the bytes after the last complete commit that were not replayed,
 //! up to the last non-zero byte of the file (zeros past it are preallocation). `tail_corrupt`
 //! is set when the scan stopped at a frame that carries this WAL's salt but fails its
-//! checksum or is cut short by the end of the file, at a commit frame whose header page is
-//! invalid, or when a zeroed header is followed by data. Commits leave a zeroed frame header
+//! checksum or is cut short by the end of the file, at a commit frame whose commit record is
+//! not a valid header, or when a zeroed header is followed by data. Commits leave a zeroed frame header
 //! after themselves whenever stale frames (a rolled-back spill) lie beyond, so a clean end
 //! is never mistaken for damage.
 
@@ -26,7 +26,6 @@ use std::sync::Arc;
 use super::index::WalIndex;
 use super::writer::WalWriter;
 use crate::error::{Error, Result};
-use crate::format::checksum::page_crc_ok;
 use crate::format::wal::{
     FRAME_HEADER_SIZE, FrameHeader, WAL_HEADER_SIZE, WalHeader, frame_offset,
 };
@@ -134,9 +133,9 @@ pub fn recover(
             break;
         }
         if fh.commit {
-            // A commit frame must carry a valid header page; anything else is damage.
-            let m = match (fh.pgno, page_crc_ok(page), Meta::decode(page)) {
-                (0, true, Ok(m)) if m.page_size == header.page_size && m.db_id == header.db_id => m,
+            // A commit frame must carry a valid header; anything else is damage.
+            let m = match fh.meta(header.page_size) {
+                Ok(m) if m.db_id == header.db_id => m,
                 _ => {
                     info.tail_corrupt = true;
                     break;

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::index::WalIndex;
+use crate::format::Meta;
 use crate::format::wal::{
     FRAME_HEADER_SIZE, FrameHeader, WAL_HEADER_SIZE, WalHeader, frame_offset, frame_size,
 };
@@ -124,9 +125,14 @@ impl WalWriter {
         }
     }
 
-    /// Appends one frame per `(page number, page)`; the last one commits when `commit`.
-    /// Pages must already carry their page checksum. On error nothing is considered written.
-    pub fn append(&mut self, frames: &[(u32, &[u8])], commit: bool) -> io::Result<Appended> {
+    /// Appends one frame per `(page number, page)`. With `commit` (the transaction's new
+    /// header), the last frame commits and carries it. Pages must already carry their page
+    /// checksum. On error nothing is considered written.
+    pub fn append(
+        &mut self,
+        frames: &[(u32, &[u8])],
+        commit: Option<&Meta>,
+    ) -> io::Result<Appended> {
         debug_assert!(!frames.is_empty());
         let first = self.next_frame;
         let end = frame_offset(first + frames.len() as u64, self.page_size);
@@ -139,8 +145,8 @@ impl WalWriter {
         let mut chain = self.chain;
         for (i, (pgno, page)) in frames.iter().enumerate() {
             debug_assert_eq!(page.len(), self.page_size as usize);
-            let is_commit = commit && i + 1 == frames.len();
-            let fh = FrameHeader::seal(*pgno, is_commit, self.header.salt, chain, page);
+            let record = commit.filter(|_| i + 1 == frames.len());
+            let fh = FrameHeader::seal(*pgno, record, self.header.salt, chain, page);
             chain = fh.crc;
             headers.push(fh.encode());
         }
@@ -153,7 +159,7 @@ impl WalWriter {
         // a zeroed frame header right after it marks the clean end for recovery.
         let end_frame = first + frames.len() as u64;
         let marker = [0u8; FRAME_HEADER_SIZE];
-        if commit && self.high_water > end_frame {
+        if commit.is_some() && self.high_water > end_frame {
             bufs.push(&marker);
         }
         self.storage.write_all_vectored_at(&bufs, start)?;
@@ -161,7 +167,7 @@ impl WalWriter {
 
         self.chain = chain;
         self.next_frame = first + frames.len() as u64;
-        if commit {
+        if commit.is_some() {
             self.commit_frame = self.next_frame - 1;
             self.commit_chain = chain;
         }
