@@ -6,7 +6,7 @@
 #   sudo scripts/larger-than-memory.sh [LIMIT_MIB] [ENTRIES] [LOOKUPS]
 #
 # Defaults: a 768 MiB limit and 16,000,000 entries (24-byte keys, 150-byte values: about
-# 3.1 GB for folio and 4.4 GB for LMDB on disk, over four times the limit), 100,000 lookups
+# 3.3 GB for folio and 4.4 GB for LMDB on disk, over four times the limit), 100,000 lookups
 # per pass. The
 # databases are built outside the cgroup first (in $LTM_DIR, default /var/tmp/folio-ltm; it
 # needs about 10 GB free), then each engine's reads run inside it. The harness prints the
