@@ -55,7 +55,7 @@ pub fn put_with<S: PageStore>(
             let inserted = NodeMut::init(store.page_mut(leaf)?, PageType::Leaf).insert(0, &cell);
             debug_assert!(inserted, "any single cell fits an empty leaf");
             desc.root = leaf;
-            desc.entries += 1;
+            desc.entries = desc.entries.saturating_add(1);
             return Ok(());
         }
         let mut path = Path::new();
@@ -80,7 +80,7 @@ pub fn put_with<S: PageStore>(
             desc.entries = desc.entries.saturating_sub(1);
         }
         if NodeMut::new(store.page_mut(leaf)?).insert(idx, &cell) {
-            desc.entries += 1;
+            desc.entries = desc.entries.saturating_add(1);
             return Ok(());
         }
         let mode = if at_end && !found && is_right_edge(&*store, &path)? {
@@ -91,7 +91,7 @@ pub fn put_with<S: PageStore>(
             Split::Balanced
         };
         if split_leaf(store, desc, &path, leaf, idx, &cell, mode)? {
-            desc.entries += 1;
+            desc.entries = desc.entries.saturating_add(1);
             return Ok(());
         }
     }
