@@ -12,7 +12,6 @@ use crate::btree::PageSource;
 use crate::compact::suffixed;
 use crate::db::Shared;
 use crate::error::{Error, Result};
-use crate::format::checksum::seal_page;
 use crate::open::wal_path;
 use crate::storage::{OpenMode, parent_dir};
 use crate::txn::ReadTxn;
@@ -41,9 +40,7 @@ pub(crate) fn backup_to(s: &Shared, dest: &Path) -> Result<()> {
     out.set_len(0).map_err(io)?;
     let mut meta = view.meta;
     meta.db_id = crate::open::random_u64();
-    let mut header = vec![0u8; ps];
-    meta.encode_into(&mut header);
-    seal_page(&mut header);
+    let header = meta.sealed_page();
     // Free pages may never have been written anywhere (allocated and freed within one
     // transaction): copy them as zeros. Trunk pages carry the list and are copied.
     let (_, free) = crate::freelist::collect(view, view.meta.free_head, view.meta.free_count)?;

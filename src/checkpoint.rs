@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use crate::db::Shared;
 use crate::error::{Error, Result};
-use crate::format::checksum::seal_page;
 use crate::options::{CheckpointMode, Synchronous};
 use crate::pager::{wal_commit_meta, wal_frame_page};
 use crate::storage::Map;
@@ -134,9 +133,7 @@ pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
         .filter(|&(p, f)| p != 0 && p < meta.page_count && lookup(segs, p, hi) == Some(f))
         .collect();
     writes.sort_unstable();
-    let mut header = vec![0u8; ps].into_boxed_slice();
-    meta.encode_into(&mut header);
-    seal_page(&mut header);
+    let header = meta.sealed_page();
 
     let fail = |what: &str, e: io::Error| {
         s.fence.trip(&format!("checkpoint {what} {} failed: {e}", s.path.display()));

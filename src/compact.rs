@@ -134,9 +134,7 @@ pub(crate) fn build(view: &View, out: &dyn Storage, db_id: u64) -> Result<Meta> 
         default_table,
         catalog,
     };
-    let mut header = vec![0u8; ps];
-    meta.encode_into(&mut header);
-    seal_page(&mut header);
+    let header = meta.sealed_page();
     out.write_at(&header, 0).map_err(|e| Error::io("compact output", e))?;
     out.sync().map_err(|e| Error::io("compact output", e))?;
     Ok(meta)

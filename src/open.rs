@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
-use crate::format::checksum::{page_crc_ok, seal_page};
+use crate::format::checksum::page_crc_ok;
 use crate::format::{Meta, PAGE_SIZE_MIN};
 use crate::options::Options;
 use crate::storage::{FileStorage, OpenMode, Storage, parent_dir};
@@ -199,10 +199,7 @@ fn load_or_create_main(
             )));
         }
         let meta = Meta::new(opts.page_size, random_u64());
-        let mut page = vec![0u8; opts.page_size as usize];
-        meta.encode_into(&mut page);
-        seal_page(&mut page);
-        main.write_at(&page, 0).map_err(io)?;
+        main.write_at(&meta.sealed_page(), 0).map_err(io)?;
         main.sync().map_err(io)?;
         return Ok((meta, true, true));
     }

@@ -19,6 +19,7 @@
 //! ```
 //! A table descriptor is `root u32 | reserved u32 | entries u64`; root 0 is an empty tree.
 
+use super::checksum::seal_page;
 use super::page::{PAGE_HEADER_SIZE, PAGE_TYPE_OFFSET, PageType};
 use super::{FORMAT_VERSION, MAX_PAGE_COUNT, page_size_ok, put_u32, put_u64, u32_at, u64_at};
 use crate::error::{Error, Result};
@@ -118,6 +119,14 @@ impl Meta {
         page[OFF_DEFAULT_TABLE..OFF_DEFAULT_TABLE + TABLE_DESC_SIZE]
             .copy_from_slice(&self.default_table.encode());
         page[OFF_CATALOG..OFF_CATALOG + TABLE_DESC_SIZE].copy_from_slice(&self.catalog.encode());
+    }
+
+    /// The whole header page for this meta, its page checksum sealed.
+    pub fn sealed_page(&self) -> Box<[u8]> {
+        let mut page = vec![0u8; self.page_size as usize].into_boxed_slice();
+        self.encode_into(&mut page);
+        seal_page(&mut page);
+        page
     }
 
     /// The commit record a WAL commit frame carries: bytes `32..96` of the header page this

@@ -199,10 +199,7 @@ impl<'db> TxnPages<'db> {
         if frames.is_empty() {
             // Only the header changed (or every page was spilled): the commit frame carries
             // the header page itself.
-            let mut header = vec![0u8; self.base.page_size].into_boxed_slice();
-            meta.encode_into(&mut header);
-            seal_page(&mut header);
-            frames.push((0, header));
+            frames.push((0, meta.sealed_page()));
         }
         let (first, remapped) = self.append(&frames, Some(&meta))?;
         let spilled = std::mem::take(&mut self.spill_log);

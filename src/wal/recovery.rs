@@ -16,9 +16,9 @@
 //! up to the last non-zero byte of the file (zeros past it are preallocation). `tail_corrupt`
 //! is set when the scan stopped at a frame that carries this WAL's salt but fails its
 //! checksum or is cut short by the end of the file, at a commit frame whose commit record is
-//! not a valid header, or when a zeroed header is followed by data. Commits leave a zeroed frame header
-//! after themselves whenever stale frames (a rolled-back spill) lie beyond, so a clean end
-//! is never mistaken for damage.
+//! not a valid header, or when a zeroed header is followed by data. Commits leave a zeroed
+//! frame header after themselves whenever stale frames (a rolled-back spill) lie beyond, so a
+//! clean end is never mistaken for damage.
 
 use std::path::Path;
 use std::sync::Arc;
