@@ -646,7 +646,9 @@ impl Run {
                 // Known: open refuses a header whose page count exceeds the pages the files
                 // hold, but pages allocated and freed by one commit are in neither
                 // (`regression_pages_freed_by_their_own_commit_fail_the_reopen`).
-                Err(Error::Corrupt(m)) if tolerate_known() && m.contains("header claims") => {
+                Err(Error::Corrupt { detail, .. })
+                    if tolerate_known() && detail.contains("header claims") =>
+                {
                     return None;
                 }
                 Err(e) => panic!("{}: reopen failed: {e}", self.ctx()),

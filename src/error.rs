@@ -4,7 +4,7 @@
 //! concerned so that a log line alone is enough to find the damage.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Shorthand for `std::result::Result<T, folio::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -22,9 +22,20 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The main file or the WAL holds bytes that cannot be a valid folio database.
-    #[error("corrupt database: {0}")]
-    Corrupt(String),
+    /// The main file or the WAL holds bytes that cannot be a valid folio database. The
+    /// damaged bytes are never handed out: a read of a damaged page returns this instead.
+    #[error("corrupt database{}: {detail}", Location { path, page, offset })]
+    Corrupt {
+        /// The file concerned, where known.
+        path: Option<PathBuf>,
+        /// The page concerned, where known (for a WAL frame: the page the frame carries).
+        page: Option<u32>,
+        /// Byte offset of the damage: within `page` when a page is named, else within the
+        /// file.
+        offset: Option<u64>,
+        /// What was found, and what was expected.
+        detail: String,
+    },
     /// An earlier write or sync failed; the handle is fenced until the database is reopened.
     #[error("database needs recovery: an earlier write or sync failed ({0}); close and reopen it")]
     NeedsRecovery(String),
@@ -69,7 +80,88 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
-    pub(crate) fn corrupt(msg: impl Into<String>) -> Self {
-        Error::Corrupt(msg.into())
+    pub(crate) fn corrupt(detail: impl Into<String>) -> Self {
+        Error::Corrupt { path: None, page: None, offset: None, detail: detail.into() }
+    }
+
+    /// Corruption found in page `page`.
+    pub(crate) fn corrupt_page(page: u32, detail: impl Into<String>) -> Self {
+        Error::Corrupt { path: None, page: Some(page), offset: None, detail: detail.into() }
+    }
+
+    /// Names the file of a corruption error that does not name one yet; other errors pass
+    /// through unchanged.
+    pub(crate) fn in_file(self, file: &Path) -> Self {
+        match self {
+            Error::Corrupt { path: None, page, offset, detail } => {
+                Error::Corrupt { path: Some(file.to_path_buf()), page, offset, detail }
+            }
+            other => other,
+        }
+    }
+
+    /// Names the page of a corruption error that does not name one yet (cell decoding
+    /// knows offsets; its caller knows the page).
+    pub(crate) fn on_page(self, pgno: u32) -> Self {
+        match self {
+            Error::Corrupt { path, page: None, offset, detail } => {
+                Error::Corrupt { path, page: Some(pgno), offset, detail }
+            }
+            other => other,
+        }
+    }
+
+    /// Sets the offset of a corruption error that has none (a field reader's offset within
+    /// a page is known only to the reader's caller).
+    pub(crate) fn at_offset(self, off: u64) -> Self {
+        match self {
+            Error::Corrupt { path, page, offset: None, detail } => {
+                Error::Corrupt { path, page, offset: Some(off), detail }
+            }
+            other => other,
+        }
+    }
+}
+
+/// The " in FILE, page N, offset M" part of a corruption message (empty when nothing is
+/// known).
+struct Location<'a> {
+    path: &'a Option<PathBuf>,
+    page: &'a Option<u32>,
+    offset: &'a Option<u64>,
+}
+
+impl std::fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut sep = " in ";
+        if let Some(p) = self.path {
+            write!(f, "{sep}{}", p.display())?;
+            sep = ", ";
+        }
+        if let Some(p) = self.page {
+            write!(f, "{sep}page {p}")?;
+            sep = ", ";
+        }
+        if let Some(o) = self.offset {
+            write!(f, "{sep}offset {o}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+    use std::path::Path;
+
+    #[test]
+    fn corruption_messages_name_file_page_and_offset() {
+        let e = Error::corrupt_page(7, "bad cell").at_offset(40).in_file(Path::new("a.db"));
+        assert_eq!(e.to_string(), "corrupt database in a.db, page 7, offset 40: bad cell");
+        assert_eq!(Error::corrupt("bad").to_string(), "corrupt database: bad");
+        let Error::Corrupt { page, offset, .. } = Error::corrupt_page(3, "x") else {
+            panic!("not Corrupt")
+        };
+        assert_eq!((page, offset), (Some(3), None));
     }
 }

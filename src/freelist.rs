@@ -44,10 +44,13 @@ pub fn alloc(tx: &mut TxnPages<'_>) -> Result<u32> {
             p
         };
         if p == 0 || p >= tx.meta.page_count || tx.meta.free_count == 0 {
-            return Err(Error::corrupt(format!(
-                "free list (trunk {head}) hands out invalid page {p} (page count {})",
-                tx.meta.page_count
-            )));
+            return Err(Error::corrupt_page(
+                head,
+                format!(
+                    "free-list trunk hands out invalid page {p} (page count {})",
+                    tx.meta.page_count
+                ),
+            ));
         }
         tx.meta.free_count -= 1;
         p
@@ -85,11 +88,11 @@ pub fn free(tx: &mut TxnPages<'_>, pgno: u32) -> Result<()> {
 
 fn check_trunk(page: &[u8], pgno: u32) -> Result<()> {
     if page.get(PAGE_TYPE_OFFSET) != Some(&(PageType::FreeTrunk as u8)) {
-        return Err(Error::corrupt(format!("free-list trunk {pgno} is not a trunk page")));
+        return Err(Error::corrupt_page(pgno, "free-list trunk is not a trunk page"));
     }
     let count = u16_at(page, PAGE_COUNT_OFFSET)? as usize;
     if count > trunk_capacity(page.len()) {
-        return Err(Error::corrupt(format!("free-list trunk {pgno} claims {count} entries")));
+        return Err(Error::corrupt_page(pgno, format!("free-list trunk claims {count} entries")));
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
     let rec = recover(wal, &wpath, &meta, random_u64())?;
     if !header_ok && rec.meta.is_none() {
         // A checkpoint tore page 0 and the WAL that would replace it is gone.
-        return Err(Error::corrupt(format!("{}: page 0 fails its checksum", path.display())));
+        return Err(Error::corrupt_page(0, "the header page fails its checksum").in_file(path));
     }
     let meta = rec.meta.unwrap_or(meta);
     check_page_count(&main, path, &meta, rec.writer.commit_frame())?;
@@ -120,10 +120,10 @@ fn refuse_orphan_wal(
     wal.read_at(&mut head, 0).map_err(|e| Error::io(wpath, e))?;
     if head.iter().any(|&b| b != 0) {
         return Err(Error::corrupt(format!(
-            "{} holds no database, but its WAL {} holds data",
-            path.display(),
+            "the file holds no database, but its WAL {} holds data",
             wpath.display()
-        )));
+        ))
+        .in_file(path));
     }
     Ok(())
 }
@@ -139,12 +139,15 @@ fn check_page_count(main: &Arc<dyn Storage>, path: &Path, meta: &Meta, frames: u
     let per_trunk = crate::format::page::trunk_capacity(meta.page_size as usize) as u64;
     let unwritten_max = (meta.free_count as u64).min(written.saturating_mul(per_trunk));
     if meta.page_count as u64 > written + unwritten_max {
-        return Err(Error::corrupt(format!(
-            "{}: header claims {} pages but the main file holds {main_pages} and the WAL \
-             {frames} frames (too few to list that many free pages)",
-            path.display(),
-            meta.page_count
-        )));
+        return Err(Error::corrupt_page(
+            0,
+            format!(
+                "header claims {} pages but the main file holds {main_pages} and the WAL \
+                 {frames} frames (too few to list that many free pages)",
+                meta.page_count
+            ),
+        )
+        .in_file(path));
     }
     Ok(())
 }
@@ -206,20 +209,20 @@ fn load_or_create_main(
     let mut first = vec![0u8; (len.min(PAGE_SIZE_MIN as u64)) as usize];
     main.read_at(&mut first, 0).map_err(io)?;
     if !Meta::has_magic(&first) {
-        return Err(Error::corrupt(format!(
-            "{} is not a folio database (bad magic)",
-            path.display()
-        )));
+        return Err(Error::corrupt("not a folio database (bad magic)").in_file(path));
     }
     let ps = Meta::peek_page_size(&first)?;
     if !crate::format::page_size_ok(ps) || len < ps as u64 {
-        return Err(Error::corrupt(format!(
-            "{}: page size {ps} in the header is invalid or larger than the file ({len} bytes)",
-            path.display()
-        )));
+        return Err(Error::corrupt_page(
+            0,
+            format!(
+                "page size {ps} in the header is invalid or larger than the file ({len} bytes)"
+            ),
+        )
+        .in_file(path));
     }
     let mut page = vec![0u8; ps as usize];
     main.read_at(&mut page, 0).map_err(io)?;
-    let meta = Meta::decode(&page)?;
+    let meta = Meta::decode(&page).map_err(|e| e.in_file(path))?;
     Ok((meta, false, page_crc_ok(&page)))
 }

@@ -385,7 +385,7 @@ fn corrupt_header_fields_are_refused() {
     for (name, patch) in &cases {
         for reseal in [false, true] {
             match open_patched_header(dir.path(), &base, name, reseal, patch) {
-                Err(Error::Corrupt(msg)) => {
+                Err(Error::Corrupt { detail: msg, .. }) => {
                     assert!(!msg.is_empty());
                 }
                 Err(e) => panic!("{name} (resealed: {reseal}): expected Corrupt, got {e:?}"),
@@ -446,7 +446,7 @@ fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
         std::fs::write(&path, &bytes).unwrap();
         for read_only in [false, true] {
             match Options::new().read_only(read_only).open(&path) {
-                Err(Error::Corrupt(_)) => {}
+                Err(Error::Corrupt { .. }) => {}
                 other => panic!("{name} (read-only {read_only}): expected Corrupt, got {other:?}"),
             }
             assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name}: file changed");
@@ -573,7 +573,7 @@ fn a_wal_from_another_database_is_refused() {
         std::fs::copy(wal_path(src), wal_path(&b)).unwrap();
         let wal = std::fs::read(wal_path(&b)).unwrap();
         match Database::open(&b) {
-            Err(Error::Corrupt(msg)) => assert!(!msg.is_empty()),
+            Err(Error::Corrupt { detail, .. }) => assert!(!detail.is_empty()),
             other => panic!("{what}: expected Corrupt, got {other:?}"),
         }
         assert_eq!(std::fs::read(&b).unwrap(), b_main, "{what}: main file changed");
@@ -598,7 +598,7 @@ fn regression_page_count_beyond_the_files_is_corrupt() {
     for claim in [pages + 1000, 1 << 30, 0xfc86_b4bc] {
         let name = format!("claim{claim}");
         match open_patched_header(dir.path(), &base, &name, true, |p| put_u32(p, 32, claim)) {
-            Err(Error::Corrupt(_)) => {}
+            Err(Error::Corrupt { .. }) => {}
             Err(e) => {
                 panic!("page count {claim} in a {pages}-page file: expected Corrupt, got {e:?}")
             }
@@ -666,7 +666,7 @@ fn regression_check_memory_is_bounded_by_real_pages() {
     std::fs::write(wal_path(&path), &wal).unwrap();
 
     let db = match Database::open(&path) {
-        Err(Error::Corrupt(_)) => return, // refusing the claim at open is a fix too
+        Err(Error::Corrupt { .. }) => return, // refusing the claim at open is a fix too
         Err(e) => panic!("unexpected error {e:?}"),
         Ok(db) => db,
     };

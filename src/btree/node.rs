@@ -42,19 +42,23 @@ impl<'a> Node<'a> {
         let kind = match page.get(PAGE_TYPE_OFFSET).copied().and_then(PageType::from_u8) {
             Some(k @ (PageType::Leaf | PageType::Branch)) => k,
             other => {
-                return Err(Error::corrupt(format!(
-                    "page {pgno}: expected a tree page, found type {other:?}"
-                )));
+                return Err(Error::corrupt_page(
+                    pgno,
+                    format!("expected a tree page, found type {other:?}"),
+                ));
             }
         };
         let count = u16_at(page, PAGE_COUNT_OFFSET)? as usize;
         let content = u32_at(page, PAGE_CONTENT_OFFSET)? as usize;
         let slots_end = PAGE_HEADER_SIZE + count * SLOT_SIZE;
         if slots_end > content || content > page.len() {
-            return Err(Error::corrupt(format!(
-                "page {pgno}: {count} slots and content start {content} do not fit a page of {}",
-                page.len()
-            )));
+            return Err(Error::corrupt_page(
+                pgno,
+                format!(
+                    "{count} slots and content start {content} do not fit a page of {}",
+                    page.len()
+                ),
+            ));
         }
         Ok(Node { page, kind, count })
     }
@@ -191,9 +195,11 @@ impl<'a> Node<'a> {
         for i in 0..self.count {
             let (off, _) = self.cell_range(i)?;
             if off < slots_end {
-                return Err(Error::corrupt(format!(
-                    "page {pgno}: cell {i} at offset {off} overlaps the slot array"
-                )));
+                return Err(Error::corrupt_page(
+                    pgno,
+                    format!("cell {i} at offset {off} overlaps the slot array"),
+                )
+                .at_offset(off as u64));
             }
         }
         Ok(())

@@ -56,16 +56,15 @@ pub fn walk<'a, S: PageSource + ?Sized>(
         }
         let page = src.page(p)?;
         if page.get(PAGE_TYPE_OFFSET) != Some(&(PageType::Overflow as u8)) {
-            return Err(Error::corrupt(format!(
-                "page {p} in an overflow chain is not an overflow page"
-            )));
+            return Err(Error::corrupt_page(p, "in an overflow chain but not an overflow page"));
         }
         let used = u32_at(page, PAGE_CONTENT_OFFSET)? as usize;
         let want = left.min(cap);
         if used != want {
-            return Err(Error::corrupt(format!(
-                "overflow page {p} holds {used} bytes, expected {want}"
-            )));
+            return Err(Error::corrupt_page(
+                p,
+                format!("overflow page holds {used} bytes, expected {want}"),
+            ));
         }
         f(p, &page[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + used]);
         left -= used;

@@ -19,11 +19,11 @@ pub fn descend<'a, S: PageSource + ?Sized>(
         if node.is_leaf() {
             return Ok((pgno, node));
         }
-        let i = node.child_index(key)?;
+        let i = node.child_index(key).map_err(|e| e.on_page(pgno))?;
         if let Some(p) = path.as_deref_mut() {
             p.push((pgno, i));
         }
-        pgno = node.child(i)?;
+        pgno = node.child(i).map_err(|e| e.on_page(pgno))?;
     }
     Err(too_deep(root))
 }
@@ -43,11 +43,13 @@ pub fn get<'a, S: PageSource + ?Sized>(
     if root == 0 {
         return Ok(None);
     }
-    let (_, leaf) = descend(src, root, key, None)?;
-    match leaf.search(key)? {
-        (i, true) => Ok(Some(leaf.value(i)?)),
-        _ => Ok(None),
-    }
+    let (pgno, leaf) = descend(src, root, key, None)?;
+    let found = match leaf.search(key) {
+        Ok((i, true)) => leaf.value(i).map(Some),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e),
+    };
+    found.map_err(|e| e.on_page(pgno))
 }
 
 /// Depth of the tree (0 for an empty tree, 1 for a lone leaf).

@@ -163,20 +163,24 @@ impl Meta {
     /// of a file); only the first [`META_USED`] bytes are examined.
     pub fn decode(page: &[u8]) -> Result<Self> {
         if !Self::has_magic(page) {
-            return Err(Error::corrupt("not a folio database: bad magic in page 0"));
+            return Err(Error::corrupt_page(0, "not a folio database: bad magic"));
         }
         if page.get(PAGE_TYPE_OFFSET) != Some(&(PageType::Meta as u8)) {
-            return Err(Error::corrupt("page 0 is not a header page"));
+            return Err(Error::corrupt_page(0, "not a header page"));
         }
         let version = u32_at(page, OFF_VERSION)?;
         if version != FORMAT_VERSION {
-            return Err(Error::corrupt(format!(
-                "unsupported format version {version} (this build reads {FORMAT_VERSION})"
-            )));
+            return Err(Error::corrupt_page(
+                0,
+                format!("unsupported format version {version} (this build reads {FORMAT_VERSION})"),
+            ));
         }
         let page_size = u32_at(page, OFF_PAGE_SIZE)?;
         if !page_size_ok(page_size) {
-            return Err(Error::corrupt(format!("header names invalid page size {page_size}")));
+            return Err(Error::corrupt_page(
+                0,
+                format!("header names invalid page size {page_size}"),
+            ));
         }
         let meta = Meta {
             page_size,
@@ -195,7 +199,7 @@ impl Meta {
     fn validate(&self) -> Result<()> {
         let pc = self.page_count;
         if pc == 0 || pc > MAX_PAGE_COUNT {
-            return Err(Error::corrupt(format!("header page count {pc} out of range")));
+            return Err(Error::corrupt_page(0, format!("header page count {pc} out of range")));
         }
         let in_range = |p: u32| p == 0 || p < pc;
         for (what, p) in [
@@ -204,16 +208,17 @@ impl Meta {
             ("catalog root", self.catalog.root),
         ] {
             if !in_range(p) {
-                return Err(Error::corrupt(format!(
-                    "header: {what} page {p} is beyond the page count {pc}"
-                )));
+                return Err(Error::corrupt_page(
+                    0,
+                    format!("header: {what} page {p} is beyond the page count {pc}"),
+                ));
             }
         }
         if self.free_count >= pc {
-            return Err(Error::corrupt(format!(
-                "header: {} free pages in a database of {pc} pages",
-                self.free_count
-            )));
+            return Err(Error::corrupt_page(
+                0,
+                format!("header: {} free pages in a database of {pc} pages", self.free_count),
+            ));
         }
         Ok(())
     }

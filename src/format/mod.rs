@@ -71,7 +71,8 @@ pub fn bytes_at(b: &[u8], off: usize, len: usize) -> Result<&[u8]> {
 
 #[cold]
 fn out_of_bounds(off: usize, len: usize, have: usize) -> Error {
-    Error::corrupt(format!("field at offset {off} of {len} bytes runs past the end ({have} bytes)"))
+    Error::corrupt(format!("a field of {len} bytes runs past the end ({have} bytes)"))
+        .at_offset(off as u64)
 }
 
 /// Writes `v` little-endian at `off`. Callers own the buffer layout, so a short buffer is a

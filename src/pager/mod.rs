@@ -72,12 +72,18 @@ impl View {
     pub fn main_page(&self, pgno: u32) -> Result<&[u8]> {
         let off = pgno as usize * self.page_size;
         self.main.bytes().get(off..off + self.page_size).ok_or_else(|| {
-            Error::corrupt(format!(
-                "page {pgno} lies beyond the end of the main file ({} bytes)",
-                self.main.len()
-            ))
+            Error::corrupt_page(
+                pgno,
+                format!("lies beyond the end of the main file ({} bytes)", self.main.len()),
+            )
         })
     }
+}
+
+/// A reference to a page past the snapshot's page count.
+#[cold]
+pub(crate) fn beyond_page_count(pgno: u32, page_count: u32) -> Error {
+    Error::corrupt_page(pgno, format!("referenced beyond the page count {page_count}"))
 }
 
 /// Page of WAL frame `frame` through `map`.
@@ -106,10 +112,7 @@ impl PageSource for View {
     #[inline]
     fn page(&self, pgno: u32) -> Result<&[u8]> {
         if pgno >= self.meta.page_count {
-            return Err(Error::corrupt(format!(
-                "page {pgno} referenced beyond the page count {}",
-                self.meta.page_count
-            )));
+            return Err(beyond_page_count(pgno, self.meta.page_count));
         }
         if self.wal_mark != 0 {
             if let Some(f) = lookup(&self.segments, pgno, self.wal_mark) {

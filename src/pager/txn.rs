@@ -235,10 +235,7 @@ impl PageSource for TxnPages<'_> {
             return Ok(p);
         }
         if pgno >= self.meta.page_count {
-            return Err(Error::corrupt(format!(
-                "page {pgno} referenced beyond the page count {}",
-                self.meta.page_count
-            )));
+            return Err(super::beyond_page_count(pgno, self.meta.page_count));
         }
         if let Some(&f) = self.spilled.get(&pgno) {
             return wal_frame_page(&self.wal_map, f, self.base.page_size);

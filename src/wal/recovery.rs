@@ -83,7 +83,7 @@ pub fn recover(
             None
         }
         Err(e) => {
-            return Err(Error::corrupt(format!("WAL {}: {e}", path.display())));
+            return Err(e.in_file(path));
         }
     };
     let Some((header, header_crc)) = header else {
@@ -94,19 +94,17 @@ pub fn recover(
     };
     if header.page_size != main_meta.page_size {
         return Err(Error::corrupt(format!(
-            "WAL {} has page size {} but the main file has {}",
-            path.display(),
-            header.page_size,
-            main_meta.page_size
-        )));
+            "the WAL has page size {} but the main file has {}",
+            header.page_size, main_meta.page_size
+        ))
+        .in_file(path));
     }
     if header.db_id != main_meta.db_id {
         return Err(Error::corrupt(format!(
-            "WAL {} belongs to another database (id {:#x}, main file id {:#x})",
-            path.display(),
-            header.db_id,
-            main_meta.db_id
-        )));
+            "the WAL belongs to another database (id {:#x}, main file id {:#x})",
+            header.db_id, main_meta.db_id
+        ))
+        .in_file(path));
     }
 
     let ps = header.page_size as usize;

@@ -150,10 +150,9 @@ fn run_check(path: &Path) -> CliResult<CheckReport> {
     let result = Options::new().read_only(true).open(path).and_then(|db| db.check());
     match result {
         Ok(report) => Ok(report),
-        Err(Error::Corrupt(msg)) => Ok(CheckReport {
-            problems: vec![format!("corrupt database: {msg}")],
-            ..Default::default()
-        }),
+        Err(e @ Error::Corrupt { .. }) => {
+            Ok(CheckReport { problems: vec![e.to_string()], ..Default::default() })
+        }
         Err(e) => Err(e.into()),
     }
 }
