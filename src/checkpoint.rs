@@ -18,11 +18,10 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::db::Shared;
+use crate::db::{Shared, WalEnd};
 use crate::error::{Error, Result};
 use crate::options::{CheckpointMode, Synchronous};
 use crate::pager::{wal_commit_meta, wal_frame_page};
-use crate::storage::Map;
 use crate::wal::index::{lookup, page_of};
 
 /// How long an explicit `Full`/`Restart`/`Truncate` checkpoint waits for readers.
@@ -54,7 +53,7 @@ pub fn run(s: &Shared, mode: CheckpointMode) -> Result<CheckpointInfo> {
     if s.memory {
         return Ok(CheckpointInfo::default());
     }
-    let _ck = s.checkpoint_lock.lock();
+    let ck = s.checkpoint_lock.lock();
     if mode == CheckpointMode::Passive {
         return backfill(s, u64::MAX);
     }
@@ -72,25 +71,11 @@ pub fn run(s: &Shared, mode: CheckpointMode) -> Result<CheckpointInfo> {
     if mode == CheckpointMode::Full || info.frames_remaining > 0 {
         return Ok(info);
     }
+    // No reader can start using the WAL now: the write lock is held and every frame is in
+    // the main file, so new readers read the main file only. Readers already using it drain.
     wait_until(s, deadline, |st| st.wal_readers == 0);
-    {
-        // No reader can start using the WAL now: the write lock is held and every frame is
-        // in the main file, so new readers read the main file only.
-        let mut st = s.state.lock();
-        if !st.may_restart_wal(w.seq) {
-            return Ok(info);
-        }
-        Shared::restart_wal(&mut w, &mut st);
-    }
-    info.wal_reset = true;
-    if mode == CheckpointMode::Truncate {
-        w.wal.truncate().map_err(|e| s.fence_io(&s.wal_path, "truncating", e))?;
-        s.wal.sync().map_err(|e| s.fence_io(&s.wal_path, "syncing", e))?;
-        s.state.lock().wal_map = Arc::new(Map::empty());
-        if s.level() == Synchronous::Extra {
-            s.sync_dir()?;
-        }
-    }
+    let end = if mode == CheckpointMode::Truncate { WalEnd::Truncate } else { WalEnd::Keep };
+    info.wal_reset = s.restart_wal(&ck, &mut w, end)?;
     Ok(info)
 }
 
@@ -117,7 +102,9 @@ pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
         shrink_main(s)?;
         return Ok(CheckpointInfo { frames_remaining: snap.seq - nbackfill, ..Default::default() });
     }
-    debug_assert!(snap.gen_base <= nbackfill, "frames to copy belong to the snapshot's generation");
+    // The frames to copy must belong to the snapshot's generation, or the local frame
+    // numbers below would name other frames.
+    assert!(snap.gen_base <= nbackfill, "backfill across a WAL generation");
     // Always, whatever the level: copying frames that are not durable into the main file
     // could leave a power-cut database with a mix of old and new pages and no WAL to mend
     // it. At `Off` this costs one sync per checkpoint, not one per commit.
@@ -208,7 +195,7 @@ fn restart_if_large(s: &Shared) -> Result<()> {
             return Ok(());
         }
     }
-    let _ck = s.checkpoint_lock.lock();
+    let ck = s.checkpoint_lock.lock();
     // Never wait for a writer here: a thread holding a write transaction may be blocked on
     // the checkpoint lock we hold. The next tick tries again.
     let Some(mut w) = s.writer.try_lock_for(Duration::from_millis(10)) else { return Ok(()) };
@@ -224,10 +211,7 @@ fn restart_if_large(s: &Shared) -> Result<()> {
     // happen while we hold the write lock), so the WAL's readers drain: give short ones a
     // moment rather than letting overlapping readers starve the restart forever.
     wait_until(s, Instant::now() + DRAIN_WAIT, |st| st.wal_readers == 0);
-    let mut st = s.state.lock();
-    if st.may_restart_wal(w.seq) {
-        Shared::restart_wal(&mut w, &mut st);
-    }
+    s.restart_wal(&ck, &mut w, WalEnd::Keep)?;
     Ok(())
 }
 

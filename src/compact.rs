@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::btree::PageSource;
 use crate::btree::build::{PageSink, TreeBuilder};
 use crate::btree::cursor::Range;
-use crate::db::{Shared, Snapshot};
+use crate::db::{Shared, Snapshot, WalEnd};
 use crate::error::{Error, Result};
 use crate::format::checksum::seal_page;
 use crate::format::page::{
@@ -160,23 +160,19 @@ pub(crate) fn run(s: &Shared) -> Result<()> {
         return Err(Error::ReadOnly);
     }
     let deadline = Instant::now() + WAIT;
-    let _ck = s.checkpoint_lock.lock();
+    let ck = s.checkpoint_lock.lock();
     let Some(mut w) = s.writer.try_lock_until(deadline) else {
         return Err(Error::Busy("a write transaction is open".into()));
     };
+    // Readers of older snapshots hold the checkpoint back; wait for them (and for a commit
+    // in flight to publish). Readers of the newest snapshot may stay: once it is in the main
+    // file they keep reading the old file, which lives on (unlinked) while they hold its
+    // map. Those still reading WAL frames are waited for, and checked, before it is emptied.
     let target = w.seq;
     crate::checkpoint::wait_until(s, deadline, |st| {
-        st.readers.is_empty() && st.snapshot.seq >= target
+        st.snapshot.seq >= target && st.oldest_mark().is_none_or(|m| m >= target)
     });
     let main = s.main();
-    {
-        let st = s.state.lock();
-        if !st.readers.is_empty() || st.snapshot.seq < target {
-            return Err(Error::Busy(
-                "read transactions or commits in flight did not finish".into(),
-            ));
-        }
-    }
     let view = s.writer_view(&w);
     crate::checkpoint::backfill(s, w.seq)?;
     if s.state.lock().nbackfill != w.seq {
@@ -197,10 +193,17 @@ pub(crate) fn run(s: &Shared) -> Result<()> {
     let new_meta = build(&view, &*out, crate::open::random_u64())?;
     drop(view);
 
-    // From here the old file alone must be the whole database: empty the WAL.
-    Shared::restart_wal(&mut w, &mut s.state.lock());
-    w.wal.truncate().map_err(|e| s.fence_io(&s.wal_path, "truncating", e))?;
-    s.wal.sync().map_err(|e| s.fence_io(&s.wal_path, "syncing", e))?;
+    // From here the old file alone must be the whole database: empty the WAL. Readers that
+    // began during the backfill may read WAL frames; after it, new readers read the main
+    // file only, so those drain.
+    crate::checkpoint::wait_until(s, deadline, |st| st.wal_readers == 0);
+    if !s.restart_wal(&ck, &mut w, WalEnd::Truncate)? {
+        drop(out);
+        if !s.memory {
+            let _ = vfs.remove(&tmp);
+        }
+        return Err(Error::Busy("read transactions of the WAL did not finish".into()));
+    }
     if !s.memory {
         if !out.try_lock().map_err(|e| Error::io(&tmp, e))? {
             return Err(Error::Locked(tmp));

@@ -37,6 +37,15 @@ pub struct Writer {
     pub gen_base: u64,
 }
 
+/// What a WAL restart does with the file's length (see [`Shared::restart_wal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WalEnd {
+    /// Keep the file's length: the next commit overwrites it from the start.
+    Keep,
+    /// Cut the file to zero bytes (a `Truncate` checkpoint, compact).
+    Truncate,
+}
+
 /// Everything the handle, its transactions and its background worker share.
 pub struct Shared {
     pub(crate) path: PathBuf,
@@ -135,29 +144,61 @@ impl Shared {
         }
     }
 
-    /// Restarts the WAL if every committed frame is in the main file and no reader or
-    /// checkpoint uses it. Returns the main map to read from afterwards.
-    pub(crate) fn try_restart_wal(&self, w: &mut Writer) -> Option<Arc<Map>> {
+    /// For a writer about to write its first frame: restarts the WAL if every committed
+    /// frame is in the main file and no reader or checkpoint uses it. Never waits: a
+    /// checkpoint holding its lock may itself be waiting for this writer. Returns the main
+    /// map to read from afterwards.
+    pub(crate) fn try_restart_wal(&self, w: &mut Writer) -> Result<Option<Arc<Map>>> {
         if w.wal.commit_frame() == 0 {
-            return None;
+            return Ok(None);
         }
-        let _ck = self.checkpoint_lock.try_lock()?;
-        let mut st = self.state.lock();
-        if !st.may_restart_wal(w.seq) {
-            return None;
+        let Some(ck) = self.checkpoint_lock.try_lock() else { return Ok(None) };
+        if !self.restart_wal(&ck, w, WalEnd::Keep)? {
+            return Ok(None);
         }
-        Self::restart_wal(w, &mut st);
-        Some(Arc::clone(&st.main_map))
+        Ok(Some(Arc::clone(&self.state.lock().main_map)))
     }
 
-    /// Starts a new WAL generation. The caller holds the write lock and has made sure every
-    /// committed frame is in the main file and no reader uses the WAL. The published snapshot
-    /// moves to the new generation too, so stats and new readers see an empty WAL.
-    pub(crate) fn restart_wal(w: &mut Writer, st: &mut State) {
-        debug_assert!(st.may_restart_wal(w.seq));
+    /// Starts a new WAL generation at the start of the file and, with [`WalEnd::Truncate`],
+    /// cuts the file to zero bytes. This is the only code that restarts or truncates the WAL.
+    ///
+    /// Both overwrite or remove frames a reader might still read, so they are allowed only
+    /// when every committed frame is in the main file and no reader reads WAL frames. That
+    /// condition is checked here, under the state lock, in every build, and the truncation
+    /// happens under the same lock: a reader can only begin by taking it, and once the
+    /// restart is published every new reader's snapshot lies wholly in the main file. The
+    /// caller's checkpoint lock (`ck`) keeps checkpoints from reading frames meanwhile, and
+    /// its write lock (`w`) keeps commits from writing them. Returns whether the WAL
+    /// restarted; `false` means a reader or an uncopied frame still needs it.
+    pub(crate) fn restart_wal(
+        &self,
+        ck: &MutexGuard<'_, ()>,
+        w: &mut Writer,
+        end: WalEnd,
+    ) -> Result<bool> {
+        assert!(
+            std::ptr::eq(MutexGuard::mutex(ck), &self.checkpoint_lock),
+            "a WAL restart needs this database's checkpoint lock"
+        );
+        let mut st = self.state.lock();
+        if !st.may_restart_wal(w.seq) {
+            return Ok(false);
+        }
         w.wal.restart(open::random_u64());
         w.gen_base = w.seq;
         st.restart_wal(w.seq, w.wal.index.segments());
+        if end == WalEnd::Truncate {
+            w.wal.truncate().map_err(|e| self.fence_io(&self.wal_path, "truncating", e))?;
+            st.wal_map = Arc::new(Map::empty());
+        }
+        drop(st);
+        if end == WalEnd::Truncate {
+            self.wal.sync().map_err(|e| self.fence_io(&self.wal_path, "syncing", e))?;
+            if self.level() == Synchronous::Extra {
+                self.sync_dir()?;
+            }
+        }
+        Ok(true)
     }
 
     /// Second half of a commit: durability at the configured level, then publication.

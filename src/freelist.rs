@@ -61,7 +61,14 @@ pub fn alloc(tx: &mut TxnPages<'_>) -> Result<u32> {
 
 /// Returns `pgno` to the free list.
 pub fn free(tx: &mut TxnPages<'_>, pgno: u32) -> Result<()> {
-    debug_assert!(pgno != 0 && pgno < tx.meta.page_count);
+    if pgno == 0 || pgno >= tx.meta.page_count {
+        // The page number came from a tree or chain page: damage, and freeing it would
+        // corrupt the list.
+        return Err(Error::corrupt_page(
+            pgno,
+            format!("freed, but not a page of the database (page count {})", tx.meta.page_count),
+        ));
+    }
     let head = tx.meta.free_head;
     let cap = trunk_capacity(tx.page_size());
     if head != 0 {

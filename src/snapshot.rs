@@ -89,7 +89,9 @@ impl State {
     /// `segments`): the published snapshot, if it is that commit, moves to the new
     /// generation, so stats and new readers see an empty WAL.
     pub fn restart_wal(&mut self, last_seq: u64, segments: SegmentList) {
-        debug_assert!(self.may_restart_wal(last_seq));
+        // The one caller checked this under the same lock hold; a restart without it would
+        // overwrite frames a reader still reads.
+        assert!(self.may_restart_wal(last_seq), "WAL restart while a reader or frame needs it");
         if self.snapshot.seq == last_seq {
             self.snapshot = Arc::new(Snapshot {
                 meta: self.snapshot.meta,
@@ -108,9 +110,13 @@ impl State {
         }
     }
 
-    /// Asserts the registry's invariants (debug builds).
+    /// Asserts the registry's invariants (in every build: they are a few comparisons, and a
+    /// broken registry would let a checkpoint or a restart pull pages from under a reader).
     pub fn check_invariants(&self) {
-        debug_assert!(self.nbackfill <= self.snapshot.seq);
-        debug_assert!(self.wal_readers <= self.readers.values().sum::<usize>());
+        assert!(self.nbackfill <= self.snapshot.seq, "backfill mark past the published commit");
+        assert!(
+            self.wal_readers <= self.readers.values().sum::<usize>(),
+            "more WAL readers than readers"
+        );
     }
 }

@@ -143,17 +143,18 @@ impl<'db> TxnPages<'db> {
 
     /// Before the first frame of this transaction: restart the WAL from its beginning if
     /// every frame in it is already in the main file and no reader still uses it.
-    fn prepare_wal(&mut self) {
+    fn prepare_wal(&mut self) -> Result<()> {
         if self.wal_prepared {
-            return;
+            return Ok(());
         }
         self.wal_prepared = true;
         let shared = self.shared;
-        if let Some(main) = shared.try_restart_wal(self.writer()) {
+        if let Some(main) = shared.try_restart_wal(self.writer())? {
             // Everything this transaction read from the WAL is now in the main file.
             self.base.wal_mark = 0;
             self.base.main = main;
         }
+        Ok(())
     }
 
     /// Handles a failed WAL write: out of space fails only this transaction; anything else
@@ -177,7 +178,7 @@ impl<'db> TxnPages<'db> {
         frames: &[(u32, Box<[u8]>)],
         commit: Option<&Meta>,
     ) -> Result<(u64, bool)> {
-        self.prepare_wal();
+        self.prepare_wal()?;
         let refs: Vec<(u32, &[u8])> = frames.iter().map(|(p, b)| (*p, &b[..])).collect();
         match self.writer().wal.append(&refs, commit) {
             Ok(a) => Ok((a.first, a.remapped)),

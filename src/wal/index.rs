@@ -122,7 +122,8 @@ impl WalIndex {
 
     /// Inserts frame `frame` (which must be `max_frame() + 1`) carrying `pgno`.
     pub fn append(&mut self, frame: u64, pgno: u32) {
-        debug_assert_eq!(frame, self.max_frame + 1, "WAL index frames must be appended in order");
+        // Linear probing's correctness for lock-free readers rests on frames arriving in order.
+        assert_eq!(frame, self.max_frame + 1, "WAL index frames must be appended in order");
         let seg_no = ((frame - 1) / SEGMENT_FRAMES as u64) as usize;
         if seg_no >= self.segments.len() {
             // Publish a longer list; readers holding the old one never need the new segment.

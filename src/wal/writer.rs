@@ -236,7 +236,7 @@ impl WalWriter {
     /// Binds the WAL to another database id (after `compact` replaced the main file). Only
     /// valid right after a restart, before anything is written.
     pub fn set_db_id(&mut self, db_id: u64) {
-        debug_assert!(!self.header_written);
+        assert!(!self.header_written, "the WAL changed database after writing its header");
         self.header.db_id = db_id;
         let (_, crc) = self.header.encode();
         self.header_crc = crc;
@@ -246,7 +246,10 @@ impl WalWriter {
 
     /// Truncates the file to zero bytes (after a restart, when nothing is written yet).
     pub fn truncate(&mut self) -> io::Result<()> {
-        debug_assert!(!self.header_written && self.next_frame == 1);
+        if self.header_written || self.next_frame != 1 {
+            // Truncating under written frames would throw away commits.
+            return Err(io::Error::other("WAL truncated without a restart first"));
+        }
         self.storage.set_len(0)?;
         self.capacity = 0;
         self.high_water = 1;
@@ -261,14 +264,16 @@ impl WalWriter {
         self.map.bytes().get(off..off + self.page_size as usize)
     }
 
-    /// Asserts the invariants in the module comment (debug builds).
+    /// Asserts the invariants in the module comment, in every build: they are a few
+    /// comparisons per append, and a writer that broke them would index or overwrite the
+    /// wrong frames.
     pub fn check_invariants(&self) {
-        debug_assert!(self.next_frame >= 1);
-        debug_assert!(self.commit_frame < self.next_frame);
-        debug_assert!(self.index.max_frame() <= self.commit_frame.max(self.index.max_frame()));
-        debug_assert!(
-            self.next_frame == 1 || frame_offset(self.next_frame, self.page_size) <= self.capacity
+        assert!(self.next_frame >= 1, "WAL frame numbers start at 1");
+        assert!(self.commit_frame < self.next_frame, "the commit frame lies ahead of the writer");
+        assert!(self.index.max_frame() <= self.commit_frame, "uncommitted frames are indexed");
+        assert!(
+            self.next_frame == 1 || frame_offset(self.next_frame, self.page_size) <= self.capacity,
+            "frames written past the WAL's capacity"
         );
-        let _ = self.header_crc;
     }
 }
