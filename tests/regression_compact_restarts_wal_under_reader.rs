@@ -14,6 +14,7 @@ use folio::{Error, Options};
 
 const DB_ENV: &str = "FOLIO_COMPACT_READER_DB";
 const KEYS: u64 = 2_000;
+const ROUNDS: u32 = 600;
 
 #[test]
 fn compact_never_truncates_the_wal_under_a_reader() {
@@ -43,20 +44,26 @@ fn compact_reader_child() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let scans = Arc::new(AtomicU64::new(0));
-    let reader = {
-        let (db, stop, scans) = (Arc::clone(&db), Arc::clone(&stop), Arc::clone(&scans));
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let rx = db.begin_read().unwrap();
-                std::thread::sleep(Duration::from_millis(1));
-                let n = rx.range(..).unwrap().inspect(|item| assert!(item.is_ok(), "{item:?}")).count();
-                assert!(n as u64 >= KEYS, "a snapshot lost entries: {n}");
-                scans.fetch_add(1, Ordering::Relaxed);
-            }
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (db, stop, scans) = (Arc::clone(&db), Arc::clone(&stop), Arc::clone(&scans));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let rx = db.begin_read().unwrap();
+                    std::thread::sleep(Duration::from_millis(1));
+                    let n = rx
+                        .range(..)
+                        .unwrap()
+                        .inspect(|item| assert!(item.is_ok(), "{item:?}"))
+                        .count();
+                    assert!(n as u64 >= KEYS, "a snapshot lost entries: {n}");
+                    scans.fetch_add(1, Ordering::Relaxed);
+                }
+            })
         })
-    };
+        .collect();
     let (mut done, mut busy) = (0, 0);
-    for i in 0..300u32 {
+    for i in 0..ROUNDS {
         db.put(format!("extra{i:04}").as_bytes(), &i.to_le_bytes()).unwrap();
         match db.compact() {
             Ok(()) => done += 1,
@@ -65,7 +72,9 @@ fn compact_reader_child() {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    reader.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{report}");
     println!("compacts: {done} done, {busy} busy, {} scans", scans.load(Ordering::Relaxed));
