@@ -323,8 +323,9 @@ impl Database {
     }
 
     pub(crate) fn open_with(path: &Path, opts: Options) -> Result<Database> {
-        let opened = open::open_files(path, &opts)?;
-        Self::start(path, opts, opened, false)
+        let path = open::resolve(path, &opts)?;
+        let opened = open::open_files(&path, &opts)?;
+        Self::start(&path, opts, opened, false)
     }
 
     fn start(path: &Path, opts: Options, o: Opened, memory: bool) -> Result<Database> {

@@ -55,20 +55,39 @@ fn check_os_path(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Opens (or creates) the database files at `path`.
-pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
+/// Checks the path a database is opened at and resolves it to its one spelling without
+/// symbolic links, `.` or `..`: the WAL is named after the main file's path, so every way of
+/// naming the database must lead to the same WAL.
+pub fn resolve(path: &Path, opts: &Options) -> Result<PathBuf> {
     if path.as_os_str().is_empty() {
         return Err(Error::InvalidArgument("database path is empty".into()));
     }
     if opts.vfs.is_os {
         check_os_path(path)?;
     }
+    opts.vfs.vfs.canonical(path).map_err(|e| {
+        Error::InvalidArgument(format!("cannot resolve the path {}: {e}", path.display()))
+    })
+}
+
+/// Opens (or creates) the database files at `path` (as [`resolve`] returns it).
+pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
     let vfs = &opts.vfs.vfs;
     let mode = if opts.read_only { OpenMode::ReadOnly } else { OpenMode::ReadWrite };
     let existed = vfs.exists(path).map_err(|e| Error::io(path, e))?;
     let main = vfs.open(path, mode).map_err(|e| Error::io(path, e))?;
     if !main.try_lock().map_err(|e| Error::io(path, e))? {
         return Err(Error::Locked(path.to_path_buf()));
+    }
+    let links = main.link_count().map_err(|e| Error::io(path, e))?;
+    if links > 1 && !opts.read_only {
+        // Another name for the same file would have a WAL of its own: a crash could leave
+        // commits in one that an open through the other never sees, and then replays over.
+        return Err(Error::InvalidArgument(format!(
+            "{} has {links} hard links; a database must have one name (its WAL is named \
+             after it), so remove the other links or open it read-only",
+            path.display()
+        )));
     }
     let wpath = wal_path(path);
     refuse_orphan_wal(vfs.as_ref(), &main, path, &wpath, opts)?;

@@ -195,6 +195,12 @@ impl Vfs for TapVfs {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         self.0.call(File::Other, Kind::SyncDir, || self.0.inner.sync_dir(dir))
     }
+    fn file_id(&self, path: &Path) -> io::Result<Option<folio::storage::FileId>> {
+        self.0.inner.file_id(path)
+    }
+    fn canonical(&self, path: &Path) -> io::Result<std::path::PathBuf> {
+        self.0.inner.canonical(path)
+    }
 }
 
 impl Storage for TapFile {
@@ -231,6 +237,12 @@ impl Storage for TapFile {
     }
     fn try_lock(&self) -> io::Result<bool> {
         self.inner.try_lock()
+    }
+    fn file_id(&self) -> io::Result<Option<folio::storage::FileId>> {
+        self.inner.file_id()
+    }
+    fn link_count(&self) -> io::Result<u64> {
+        self.inner.link_count()
     }
 }
 

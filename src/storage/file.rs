@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rustix::fs::FlockOperation;
 
-use super::{Map, Storage};
+use super::{FileId, Map, Storage};
 
 /// A file on disk, or an anonymous memory-backed file (`memfd`) for memory-only databases.
 #[derive(Debug)]
@@ -99,6 +99,15 @@ impl Storage for FileStorage {
 
     fn map(&self, len: u64) -> io::Result<Map> {
         Map::of_file(&self.file, len)
+    }
+
+    fn file_id(&self) -> io::Result<Option<FileId>> {
+        let st = rustix::fs::fstat(self.file.as_fd())?;
+        Ok(Some(FileId { dev: st.st_dev as u64, ino: st.st_ino as u64 }))
+    }
+
+    fn link_count(&self) -> io::Result<u64> {
+        Ok(rustix::fs::fstat(self.file.as_fd())?.st_nlink as u64)
     }
 
     /// An exclusive `flock`: it conflicts with every other open of the file, in this process

@@ -22,7 +22,7 @@ pub use file::{FileStorage, sync_dir};
 pub use memory_limit::memory_limit;
 pub use mmap::Map;
 pub use sim::{Fault, SimVfs};
-pub use vfs::{OpenMode, OsVfs, Vfs, parent_dir};
+pub use vfs::{FileId, OpenMode, OsVfs, Vfs, parent_dir};
 
 use std::io;
 
@@ -57,5 +57,13 @@ pub trait Storage: Send + Sync + 'static {
     /// holds it. Storage that cannot be shared needs no lock.
     fn try_lock(&self) -> io::Result<bool> {
         Ok(true)
+    }
+    /// Which file this handle has open (see [`Vfs::file_id`]); `None` if unknown.
+    fn file_id(&self) -> io::Result<Option<FileId>> {
+        Ok(None)
+    }
+    /// How many names (hard links) the file has.
+    fn link_count(&self) -> io::Result<u64> {
+        Ok(1)
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{FileStorage, Map, OpenMode, Storage, Vfs};
+use super::{FileId, FileStorage, Map, OpenMode, Storage, Vfs};
 
 /// The sector size below which writes are atomic.
 pub const SECTOR: usize = 512;
@@ -327,6 +327,10 @@ impl Vfs for SimVfs {
         Ok(self.sim.lock().live.contains_key(path))
     }
 
+    fn file_id(&self, path: &Path) -> io::Result<Option<FileId>> {
+        Ok(self.sim.lock().live.get(path).map(|f| FileId { dev: u64::MAX, ino: f.id }))
+    }
+
     fn remove(&self, path: &Path) -> io::Result<()> {
         let mut sim = self.sim.lock();
         sim.step()?;
@@ -420,6 +424,10 @@ impl Storage for SimStorage {
 
     fn map(&self, len: u64) -> io::Result<Map> {
         self.file.live.map(len)
+    }
+
+    fn file_id(&self) -> io::Result<Option<FileId>> {
+        Ok(Some(FileId { dev: u64::MAX, ino: self.file.id }))
     }
 
     fn try_lock(&self) -> io::Result<bool> {

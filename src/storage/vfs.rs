@@ -6,7 +6,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{FileStorage, Storage};
@@ -32,6 +33,26 @@ pub trait Vfs: Send + Sync + 'static {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes creations, renames and removals in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Which file `path` names, following symbolic links; `None` if nothing is there (or
+    /// the file system cannot tell files apart).
+    fn file_id(&self, _path: &Path) -> io::Result<Option<FileId>> {
+        Ok(None)
+    }
+    /// The one spelling of `path` with no symbolic link, `.` or `..` in it, for a file that
+    /// may not exist yet (its directory must). File systems without links return `path`.
+    fn canonical(&self, path: &Path) -> io::Result<PathBuf> {
+        Ok(path.to_path_buf())
+    }
+}
+
+/// The identity of a file, whatever name reaches it: device and inode on a real file
+/// system. Two spellings of one path, a symbolic link and a hard link all give the same id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileId {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number on that device.
+    pub ino: u64,
 }
 
 /// The directory holding `path` ("." for a bare file name).
@@ -71,5 +92,35 @@ impl Vfs for OsVfs {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         super::sync_dir(dir)
+    }
+
+    fn file_id(&self, path: &Path) -> io::Result<Option<FileId>> {
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(Some(FileId { dev: m.dev(), ino: m.ino() })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn canonical(&self, path: &Path) -> io::Result<PathBuf> {
+        let mut path = path.to_path_buf();
+        // As many links as the kernel follows before it reports a loop (SYMLOOP_MAX).
+        for _ in 0..40 {
+            if path.try_exists()? {
+                return std::fs::canonicalize(&path);
+            }
+            // Not there yet: a dangling link is followed, so the file is created where it
+            // points; otherwise the directory is resolved and the name kept.
+            match std::fs::read_link(&path) {
+                Ok(target) => path = parent_dir(&path).join(target),
+                Err(_) => {
+                    let name = path.file_name().ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
+                    })?;
+                    return Ok(std::fs::canonicalize(parent_dir(&path))?.join(name));
+                }
+            }
+        }
+        Err(io::Error::new(io::ErrorKind::InvalidInput, "too many levels of symbolic links"))
     }
 }

@@ -250,6 +250,9 @@ impl Vfs for LogVfs {
     fn sync_dir(&self, d: &Path) -> io::Result<()> {
         self.log(format_args!("sync_dir {}", d.display()), self.sim.sync_dir(d))
     }
+    fn file_id(&self, p: &Path) -> io::Result<Option<folio::storage::FileId>> {
+        self.sim.file_id(p)
+    }
 }
 
 impl LogStorage {
@@ -281,6 +284,12 @@ impl Storage for LogStorage {
     }
     fn try_lock(&self) -> io::Result<bool> {
         self.inner.try_lock()
+    }
+    fn file_id(&self) -> io::Result<Option<folio::storage::FileId>> {
+        self.inner.file_id()
+    }
+    fn link_count(&self) -> io::Result<u64> {
+        self.inner.link_count()
     }
 }
 
