@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::db::{Shared, WalEnd};
 use crate::error::{Error, Result};
+use crate::format::checksum::page_crc_ok;
 use crate::options::{CheckpointMode, Synchronous};
 use crate::pager::{wal_commit_meta, wal_frame_page};
 use crate::wal::index::{lookup, page_of};
@@ -120,6 +121,22 @@ pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
         .filter(|&(p, f)| p != 0 && p < meta.page_count && lookup(segs, p, hi) == Some(f))
         .collect();
     writes.sort_unstable();
+    // Every page is verified before any is written: a frame damaged since it was written
+    // stops the checkpoint with nothing copied, rather than copying damage into the file.
+    let pages: Vec<(u32, &[u8])> = writes
+        .iter()
+        .map(|&(p, f)| {
+            let page = wal_frame_page(&wal_map, f, ps)?;
+            if !page_crc_ok(page) {
+                return Err(Error::corrupt_page(
+                    p,
+                    format!("WAL frame {f} fails its page checksum; the checkpoint stopped"),
+                )
+                .in_file(&s.wal_path));
+            }
+            Ok((p, page))
+        })
+        .collect::<Result<_>>()?;
     let header = meta.sealed_page();
 
     let fail = |what: &str, e: io::Error| {
@@ -132,8 +149,7 @@ pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
     if need > have {
         main.set_len(need).map_err(|e| fail("growing", e))?;
     }
-    for &(p, f) in &writes {
-        let page = wal_frame_page(&wal_map, f, ps)?;
+    for &(p, page) in &pages {
         main.write_at(page, p as u64 * ps as u64).map_err(|e| fail("writing", e))?;
     }
     main.write_at(&header, 0).map_err(|e| fail("writing", e))?;
@@ -141,7 +157,12 @@ pub(crate) fn backfill(s: &Shared, limit: u64) -> Result<CheckpointInfo> {
     if level == Synchronous::Extra && need > have {
         s.sync_dir()?;
     }
-    let new_map = if need > have { Some(s.map_main(&*main, need)?) } else { None };
+    let new_map = if need > have {
+        let old = Arc::clone(&s.state.lock().main_map);
+        Some(s.map_main(&*main, need, Some(&old))?)
+    } else {
+        None
+    };
     {
         let mut st = s.state.lock();
         st.nbackfill = bound;
@@ -180,7 +201,8 @@ fn shrink_main(s: &Shared) -> Result<()> {
     if s.level() == Synchronous::Extra {
         s.sync_dir()?;
     }
-    let map = s.map_main(&*main, target)?;
+    let old = Arc::clone(&s.state.lock().main_map);
+    let map = s.map_main(&*main, target, Some(&old))?;
     s.state.lock().main_map = map;
     Ok(())
 }

@@ -214,7 +214,7 @@ pub(crate) fn run(s: &Shared) -> Result<()> {
     }
 
     let len = out.len().map_err(|e| Error::io(&s.path, e))?;
-    let map = s.map_main(&*out, len)?;
+    let map = s.map_main(&*out, len, None)?;
     w.meta = new_meta;
     w.wal.set_db_id(new_meta.db_id);
     {

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::open::{self, Opened};
 use crate::options::{CheckpointMode, Options, Synchronous};
-use crate::pager::View;
+use crate::pager::{MainMap, View};
 pub(crate) use crate::snapshot::{Snapshot, State};
 use crate::storage::{Fence, Map, Storage, Vfs, parent_dir};
 use crate::txn::{ReadTxn, WriteTxn};
@@ -82,9 +82,19 @@ impl Shared {
     }
 
     /// Maps the first `len` bytes of the main file, advising random access when the file
-    /// outgrows memory (see [`Options::advise_random`]).
-    pub(crate) fn map_main(&self, main: &dyn Storage, len: u64) -> Result<Arc<Map>> {
-        advised_map(&self.opts, &self.path, main, len)
+    /// outgrows memory (see [`Options::advise_random`]). A new map of the same file keeps
+    /// the verified-page bits of `old` (see [`MainMap`]); a new file starts without.
+    pub(crate) fn map_main(
+        &self,
+        main: &dyn Storage,
+        len: u64,
+        old: Option<&MainMap>,
+    ) -> Result<Arc<MainMap>> {
+        let map = advised_map(&self.opts, &self.path, main, len)?;
+        Ok(Arc::new(match old {
+            Some(old) => MainMap::carry_over(map, old),
+            None => MainMap::new(map, self.page_size),
+        }))
     }
 
     /// Syncs the directory holding the database (file creation, growth, removal, rename). A
@@ -148,7 +158,7 @@ impl Shared {
     /// frame is in the main file and no reader or checkpoint uses it. Never waits: a
     /// checkpoint holding its lock may itself be waiting for this writer. Returns the main
     /// map to read from afterwards.
-    pub(crate) fn try_restart_wal(&self, w: &mut Writer) -> Result<Option<Arc<Map>>> {
+    pub(crate) fn try_restart_wal(&self, w: &mut Writer) -> Result<Option<Arc<MainMap>>> {
         if w.wal.commit_frame() == 0 {
             return Ok(None);
         }
@@ -256,14 +266,14 @@ impl Shared {
 }
 
 /// Maps `len` bytes of the main file with the read advice `opts` asks for.
-fn advised_map(opts: &Options, path: &Path, main: &dyn Storage, len: u64) -> Result<Arc<Map>> {
+fn advised_map(opts: &Options, path: &Path, main: &dyn Storage, len: u64) -> Result<Map> {
     let map = main.map(len).map_err(|e| Error::io(path, e))?;
     let random = opts.advise_random.unwrap_or_else(|| len > crate::storage::memory_limit() / 2);
     if random {
         // Advice only tunes the kernel's read-around; failing to give it is harmless.
         let _ = map.advise_random();
     }
-    Ok(Arc::new(map))
+    Ok(map)
 }
 
 /// An open folio database. `Send + Sync`: share it by reference or in an `Arc`.
@@ -332,7 +342,8 @@ impl Database {
         let page_size = o.meta.page_size as usize;
         let io = |e| Error::io(path, e);
         let main_len = o.main.len().map_err(io)?;
-        let main_map = advised_map(&opts, path, &*o.main, main_len)?;
+        let main_map =
+            Arc::new(MainMap::new(advised_map(&opts, path, &*o.main, main_len)?, page_size));
         let seq = o.wal.commit_frame();
         let snapshot =
             Arc::new(Snapshot { meta: o.meta, seq, gen_base: 0, segments: o.wal.index.segments() });

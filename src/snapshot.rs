@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::format::Meta;
+use crate::pager::MainMap;
 use crate::storage::Map;
 use crate::wal::SegmentList;
 
@@ -32,7 +33,7 @@ pub struct State {
     /// The snapshot new readers get.
     pub snapshot: Arc<Snapshot>,
     /// Map of the main file covering every backfilled page.
-    pub main_map: Arc<Map>,
+    pub main_map: Arc<MainMap>,
     /// Map of the WAL covering every published frame.
     pub wal_map: Arc<Map>,
     /// Every frame with sequence `<= nbackfill` is in the main file.

@@ -57,7 +57,7 @@ fn model<F: Fn() + Sync + Send + 'static>(bound: usize, f: F) {
 fn state(seq: u64, gen_base: u64, segments: SegmentList, nbackfill: u64) -> State {
     State {
         snapshot: snapshot(seq, gen_base, segments),
-        main_map: Arc::new(Map::empty()),
+        main_map: Arc::new(folio::pager::MainMap::empty(4096)),
         wal_map: Arc::new(Map::empty()),
         nbackfill,
         readers: Default::default(),

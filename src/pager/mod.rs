@@ -2,7 +2,8 @@
 //!
 //! A [`View`] reads page N of one snapshot: the newest WAL frame of N at or below the
 //! snapshot's mark if there is one, otherwise page N of the main file's map. A view whose
-//! snapshot is entirely in the main file (mark 0) never consults the WAL index.
+//! snapshot is entirely in the main file (mark 0) never consults the WAL index. A page of
+//! the main file has its checksum verified before it is handed out ([`MainMap`]).
 //!
 //! [`TxnPages`] (in `txn.rs`) layers a write transaction over its base view.
 
@@ -10,8 +11,10 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+mod main_map;
 mod txn;
 
+pub use main_map::MainMap;
 pub use txn::TxnPages;
 
 use crate::btree::PageSource;
@@ -51,7 +54,7 @@ pub struct View {
     /// Page size in bytes.
     pub page_size: usize,
     /// Map of the main file, covering every page the snapshot reads from it.
-    pub main: Arc<Map>,
+    pub main: Arc<MainMap>,
     /// Map of the WAL, covering every frame at or below `wal_mark`.
     pub wal: Arc<Map>,
     /// WAL index segments of the snapshot's generation.
@@ -67,16 +70,34 @@ impl View {
         wal_frame_page(&self.wal, frame, self.page_size)
     }
 
-    /// The bytes of page `pgno` in the main file.
+    /// The bytes of page `pgno` in the main file, its checksum verified.
     #[inline]
     pub fn main_page(&self, pgno: u32) -> Result<&[u8]> {
-        let off = pgno as usize * self.page_size;
-        self.main.bytes().get(off..off + self.page_size).ok_or_else(|| {
-            Error::corrupt_page(
-                pgno,
-                format!("lies beyond the end of the main file ({} bytes)", self.main.len()),
-            )
-        })
+        self.main.page(pgno)
+    }
+
+    /// Page `pgno` of the snapshot without verifying a main-file page's checksum: for
+    /// `check()`, which reports checksum failures itself and looks inside damaged pages.
+    pub fn raw_page(&self, pgno: u32) -> Result<&[u8]> {
+        self.locate(pgno, MainMap::raw_page)
+    }
+
+    /// Finds page `pgno`: the snapshot's newest WAL frame of it, else `main` of the file.
+    #[inline]
+    fn locate<'a>(
+        &'a self,
+        pgno: u32,
+        main: impl FnOnce(&'a MainMap, u32) -> Result<&'a [u8]>,
+    ) -> Result<&'a [u8]> {
+        if pgno >= self.meta.page_count {
+            return Err(beyond_page_count(pgno, self.meta.page_count));
+        }
+        if self.wal_mark != 0 {
+            if let Some(f) = lookup(&self.segments, pgno, self.wal_mark) {
+                return self.wal_page(f);
+            }
+        }
+        main(&self.main, pgno)
     }
 }
 
@@ -111,15 +132,7 @@ impl PageSource for View {
 
     #[inline]
     fn page(&self, pgno: u32) -> Result<&[u8]> {
-        if pgno >= self.meta.page_count {
-            return Err(beyond_page_count(pgno, self.meta.page_count));
-        }
-        if self.wal_mark != 0 {
-            if let Some(f) = lookup(&self.segments, pgno, self.wal_mark) {
-                return self.wal_page(f);
-            }
-        }
-        self.main_page(pgno)
+        self.locate(pgno, MainMap::page)
     }
 
     fn page_size(&self) -> usize {
