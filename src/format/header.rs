@@ -1,5 +1,7 @@
-//! Page 0, the database header ("meta"). Every commit writes a new version of it as its last
-//! WAL frame, so the meta a snapshot sees is always consistent with the tree it names.
+//! Page 0, the database header ("meta"). Every commit carries a new version of it in the
+//! commit record of its last WAL frame (bytes 32..96 of the page, [`COMMIT_RECORD_SIZE`]), so
+//! the meta a snapshot sees is always consistent with the tree it names; a checkpoint writes
+//! page 0 from that record.
 //!
 //! ```text
 //! offset size  field

@@ -1,8 +1,10 @@
 //! The write transaction: the single writer's private page set, committed as WAL frames.
 //!
-//! Commit sequence: named-table descriptors are written into the catalog, the header page is
-//! re-encoded, every dirty page is sealed with its checksum, and all of them go to the WAL in
-//! one vectored write with the header page last as the commit frame. The frames are indexed,
+//! Commit sequence: buffered writes are applied, named-table descriptors are written into the
+//! catalog, every dirty page is sealed with its checksum, and they go to the WAL in page
+//! order; the last frame is the commit frame and carries the new header in its commit record
+//! (page 0 itself is written only when no other page is left to carry it). The frames are
+//! indexed,
 //! the write lock is released, and at `Barrier`/`Full`/`Extra` the committer waits for an
 //! `fdatasync` covering its frames (one sync serves every committer that arrived meanwhile)
 //! before the commit is published to new readers. Dropping an uncommitted transaction
