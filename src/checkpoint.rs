@@ -2,7 +2,8 @@
 //!
 //! Sync order: (1) the WAL is synced up to the frames being copied (write-ahead: no byte of
 //! the main file is overwritten before the frame carrying it is durable); (2) the newest
-//! version of each page at or below the bound is written into the main file; (3) the main
+//! version of each page at or below the bound has its checksum verified (all of them, before
+//! any is written) and is written into the main file; (3) the main
 //! file is synced; (4) only then does the backfill mark advance, and only after that may the
 //! WAL restart. The bound is the oldest live reader's mark, so no reader ever sees a main-file
 //! page change under it. These syncs happen at every level, `Off` included: `Off` may lose
