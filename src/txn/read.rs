@@ -4,10 +4,8 @@
 //! (so checkpoints leave its pages alone); lookups then take no lock at all. A point lookup
 //! allocates nothing and copies nothing from the main file: values are slices of the map.
 
-use std::ops::RangeBounds;
-
 use super::table::{Table, get_in};
-use super::{check_table_name, owned_bounds, prefix_bounds};
+use super::{KeyRange, check_table_name, prefix_bounds};
 use crate::btree::{Range, search};
 use crate::db::Shared;
 use crate::error::{Error, Result};
@@ -37,8 +35,8 @@ impl<'db> ReadTxn<'db> {
     }
 
     /// Entries of the default table with keys in `range`, in order (double-ended).
-    pub fn range<'k, R: RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'_, View>> {
-        let (s, e) = owned_bounds(&range);
+    pub fn range<R: KeyRange>(&self, range: R) -> Result<Range<'_, View>> {
+        let (s, e) = range.into_bounds();
         Ok(Range::new(&self.view, self.view.meta.default_table.root, s, e))
     }
 

@@ -1,8 +1,6 @@
 //! Table handles: the default table and named tables expose the same operations.
 
-use std::ops::RangeBounds;
-
-use super::{check_key, check_value, owned_bounds, prefix_bounds};
+use super::{KeyRange, check_key, check_value, prefix_bounds};
 use crate::btree::cursor::load_value;
 use crate::btree::{PageSource, Range, search};
 use crate::error::Result;
@@ -22,8 +20,8 @@ impl<'t, S: PageSource + ?Sized> Table<'t, S> {
     }
 
     /// Entries with keys in `range`, in order (double-ended).
-    pub fn range<'k, R: RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'t, S>> {
-        let (s, e) = owned_bounds(&range);
+    pub fn range<R: KeyRange>(&self, range: R) -> Result<Range<'t, S>> {
+        let (s, e) = range.into_bounds();
         Ok(Range::new(self.src, self.desc.root, s, e))
     }
 
@@ -83,13 +81,13 @@ impl<'db> TableMut<'_, 'db> {
     }
 
     /// Entries in `range` as this transaction sees them.
-    pub fn range<'k, R: RangeBounds<&'k [u8]>>(
+    pub fn range<R: KeyRange>(
         &mut self,
         range: R,
     ) -> Result<Range<'_, crate::pager::TxnPages<'db>>> {
         self.tx.apply_buffer()?;
         let desc = self.tx.desc_view(Some(&self.name))?;
-        let (s, e) = owned_bounds(&range);
+        let (s, e) = range.into_bounds();
         Ok(Range::new(self.tx.pages(), desc.root, s, e))
     }
 

@@ -8,20 +8,18 @@
 //! before the commit is published to new readers. Dropping an uncommitted transaction
 //! discards its pages and rewinds any frames it spilled.
 
-use std::collections::BTreeMap;
-use std::ops::RangeBounds;
-
 use super::buffer::WriteBuffer;
 use super::read::lookup_table;
 use super::runs::{Merge, Runs, Source};
 use super::table::{TableMut, get_in};
-use super::{check_key, check_table_name, check_value, owned_bounds, prefix_bounds};
+use super::{KeyRange, check_key, check_table_name, check_value, prefix_bounds};
 use crate::btree::{PageSource, PageStore, Range, delete, insert, merge};
 use crate::db::Shared;
 use crate::error::Result;
 use crate::format::TableDesc;
 use crate::pager::TxnPages;
 use crate::value::Value;
+use std::collections::BTreeMap;
 
 /// A sorted batch with at least one write per this many entries of its table rebuilds the
 /// table instead of editing it leaf by leaf: nearly every leaf would be rewritten anyway.
@@ -29,9 +27,9 @@ const DENSE: u64 = 8;
 
 /// The one write transaction; others wait for it. Dropping it without `commit` rolls back.
 pub struct WriteTxn<'db> {
-    pages: TxnPages<'db>,
+    pub(super) pages: TxnPages<'db>,
     /// Named tables touched: descriptor and whether it changed.
-    tables: BTreeMap<String, (TableDesc, bool)>,
+    pub(super) tables: BTreeMap<String, (TableDesc, bool)>,
     /// Writes held back to be applied sorted, once the transaction has outgrown its cache.
     pending: Option<Pending>,
 }
@@ -93,12 +91,9 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Entries of the default table in `range`, including this transaction's writes.
-    pub fn range<'k, R: RangeBounds<&'k [u8]>>(
-        &mut self,
-        range: R,
-    ) -> Result<Range<'_, TxnPages<'db>>> {
+    pub fn range<R: KeyRange>(&mut self, range: R) -> Result<Range<'_, TxnPages<'db>>> {
         self.apply_buffer()?;
-        let (s, e) = owned_bounds(&range);
+        let (s, e) = range.into_bounds();
         Ok(Range::new(&self.pages, self.pages.meta.default_table.root, s, e))
     }
 
