@@ -39,6 +39,8 @@
 //! # }
 //! ```
 #![warn(missing_docs)]
+// Every public fallible function says which errors it returns.
+#![warn(clippy::missing_errors_doc)]
 
 mod backup;
 pub mod btree;

@@ -23,14 +23,34 @@ pub enum OpenMode {
 /// A file system.
 pub trait Vfs: Send + Sync + 'static {
     /// Opens `path`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one); a fenced storage returns the error that fenced it.
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn Storage>>;
     /// Whether `path` exists.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one); a fenced storage returns the error that fenced it.
     fn exists(&self, path: &Path) -> io::Result<bool>;
     /// Removes `path`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one); a fenced storage returns the error that fenced it.
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Atomically renames `from` to `to`, replacing `to`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one); a fenced storage returns the error that fenced it.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes creations, renames and removals in `dir` durable.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one); a fenced storage returns the error that fenced it.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
 

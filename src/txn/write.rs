@@ -55,6 +55,10 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Inserts or replaces `key` in the default table.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`](crate::Error::KeyTooLarge) / [`Error::ValueTooLarge`](crate::Error::ValueTooLarge) past the limits; [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged (naming the file and page); [`Error::Aborted`](crate::Error::Aborted) after an earlier failed write of this transaction; [`Error::Io`](crate::Error::Io) if spilling the transaction's pages to the WAL fails (out of space fails only this transaction; any other error also fences the handle); [`Error::NeedsRecovery`](crate::Error::NeedsRecovery) if the handle is fenced by an earlier failed write or sync.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
@@ -62,12 +66,20 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Removes `key` from the default table; returns whether it was present.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`](crate::Error::KeyTooLarge) for a key over the limit; [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged (naming the file and page); [`Error::Aborted`](crate::Error::Aborted) after an earlier failed write of this transaction; [`Error::Io`](crate::Error::Io) if spilling the transaction's pages to the WAL fails (out of space fails only this transaction; any other error also fences the handle); [`Error::NeedsRecovery`](crate::Error::NeedsRecovery) if the handle is fenced by an earlier failed write or sync.
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
         self.delete_in(None, key)
     }
 
     /// The value under `key` in the default table, including this transaction's writes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`](crate::Error::KeyTooLarge) for a key over the limit; [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged (naming the file and page); a spilled write that cannot be read back from its temporary file gives [`Error::Io`](crate::Error::Io).
     pub fn get(&self, key: &[u8]) -> Result<Option<Value<'_>>> {
         check_key(key)?;
         self.get_in(None, key)
@@ -91,6 +103,10 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Entries of the default table in `range`, including this transaction's writes.
+    ///
+    /// # Errors
+    ///
+    /// Applying the transaction's buffered writes first can fail as a write does ([`Error::Io`](crate::Error::Io), [`Error::Corrupt`](crate::Error::Corrupt), [`Error::Aborted`](crate::Error::Aborted)); items fail with [`Error::Corrupt`](crate::Error::Corrupt) on a damaged page.
     pub fn range<R: KeyRange>(&mut self, range: R) -> Result<Range<'_, TxnPages<'db>>> {
         self.apply_buffer()?;
         let (s, e) = range.into_bounds();
@@ -98,6 +114,10 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Entries of the default table whose keys start with `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// As for `range`.
     pub fn prefix(&mut self, prefix: &[u8]) -> Result<Range<'_, TxnPages<'db>>> {
         self.apply_buffer()?;
         let (s, e) = prefix_bounds(prefix);
@@ -105,6 +125,10 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// The named table, created (empty) if it does not exist yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a name that is empty or longer than 255 bytes; [`Error::Corrupt`](crate::Error::Corrupt) if the catalog is damaged; [`Error::Aborted`](crate::Error::Aborted) after an earlier failed write of this transaction; [`Error::NeedsRecovery`](crate::Error::NeedsRecovery) if the handle is fenced by an earlier failed write or sync.
     pub fn table<'t>(&'t mut self, name: &str) -> Result<TableMut<'t, 'db>> {
         check_table_name(name)?;
         self.pages.usable()?;
@@ -116,6 +140,10 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Whether a named table exists (as this transaction sees it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if the catalog is damaged.
     pub fn table_exists(&self, name: &str) -> Result<bool> {
         Ok(self.tables.contains_key(name)
             || lookup_table(&self.pages, self.pages.meta.catalog.root, name)?.is_some())
@@ -326,6 +354,10 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Makes the transaction's changes durable (at the configured level) and visible.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) if writing the frames fails: out of space fails only this commit (nothing of it is visible), any other write error and any failed sync fence the handle, after which the commit's outcome is known only on reopen; [`Error::Aborted`](crate::Error::Aborted) after an earlier failed write of this transaction; [`Error::Corrupt`](crate::Error::Corrupt) if a page it must update is damaged; [`Error::NeedsRecovery`](crate::Error::NeedsRecovery) if the handle is fenced by an earlier failed write or sync.
     pub fn commit(mut self) -> Result<()> {
         self.pages.usable()?;
         self.apply_buffer()?;

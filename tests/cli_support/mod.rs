@@ -87,12 +87,16 @@ pub fn assert_one_error(r: &Run, what: &str) {
 /// as `folio ... | head -c1`).
 pub fn run_into_closed_pipe<S: AsRef<OsStr>>(args: &[S], stdin: &[u8], read: usize) -> Run {
     use std::io::Read;
-    let (mut reader, writer) = std::io::pipe().expect("pipe");
+    let pipe = || {
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+        (std::fs::File::from(r), Stdio::from(w))
+    };
+    let (mut reader, writer) = pipe();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_folio"));
     cmd.args(args).stdin(Stdio::piped()).stdout(writer).stderr(Stdio::piped());
     if read == 0 {
         drop(reader);
-        reader = std::io::pipe().expect("pipe").0;
+        reader = pipe().0;
     }
     let mut child = cmd.spawn().expect("spawn folio");
     drop(cmd); // the only writer left is the child's
