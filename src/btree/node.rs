@@ -257,7 +257,7 @@ impl<'a> Node<'a> {
 
 #[cold]
 fn bad_cell(off: usize) -> Error {
-    Error::corrupt(format!("cell offset {off} is outside its page"))
+    Error::corrupt(format!("cell offset {off} is outside its page")).at_offset(off as u64)
 }
 
 /// Whether a value is stored inline in its leaf cell: when the cell fits the inline limit, or
