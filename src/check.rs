@@ -27,9 +27,12 @@ pub struct CheckReport {
     pub problems: Vec<String>,
     /// Pages examined.
     pub pages_checked: u64,
-    /// Tables examined (the default table and the catalog included).
+    /// Tables examined: the default table and every named table (the same count as
+    /// [`Stats::table_count`](crate::Stats::table_count) plus one). The catalog, the tree
+    /// that lists the named tables, is checked too but not counted.
     pub tables_checked: u64,
-    /// Entries found across all tables.
+    /// Entries found in those tables (the catalog's entries, one per named table, are not
+    /// counted).
     pub entries_checked: u64,
 }
 
@@ -45,16 +48,23 @@ impl fmt::Display for CheckReport {
         if self.is_ok() {
             return write!(
                 f,
-                "ok: {} pages, {} tables, {} entries",
-                self.pages_checked, self.tables_checked, self.entries_checked
+                "ok: {}, {}, {}",
+                counted(self.pages_checked, "page", "pages"),
+                counted(self.tables_checked, "table", "tables"),
+                counted(self.entries_checked, "entry", "entries")
             );
         }
-        writeln!(f, "{} problem(s):", self.problems.len())?;
+        writeln!(f, "{}:", counted(self.problems.len() as u64, "problem", "problems"))?;
         for p in &self.problems {
             writeln!(f, "  {p}")?;
         }
         Ok(())
     }
+}
+
+/// `1 page`, `2 pages`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -133,9 +143,12 @@ impl Checker<'_> {
         }
     }
 
-    /// Checks one table's tree; returns its entries only when `keep` (the catalog).
+    /// Checks one table's tree; returns its entries only when `keep` (the catalog, which is
+    /// not counted as a table).
     fn table(&mut self, name: &str, desc: TableDesc, keep: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
-        self.report.tables_checked += 1;
+        if !keep {
+            self.report.tables_checked += 1;
+        }
         let mut walk =
             Walk { table: name, leaf_depth: None, last: None, count: 0, keep, kept: Vec::new() };
         if desc.root != 0 {
@@ -147,7 +160,9 @@ impl Checker<'_> {
                 desc.entries, walk.count
             ));
         }
-        self.report.entries_checked += walk.count;
+        if !keep {
+            self.report.entries_checked += walk.count;
+        }
         walk.kept
     }
 

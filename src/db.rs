@@ -316,16 +316,28 @@ pub struct Stats {
 
 impl Database {
     /// Opens the database at `path` with default options, creating it if missing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a bad path (empty, a directory, a missing parent directory) or option (page size, cache size); [`Error::Locked`] if another handle has the database open; [`Error::Corrupt`] if the main file is not a folio database or is damaged, or its WAL does not belong to it; [`Error::Io`] if a file cannot be created, read, locked or synced
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
         Options::new().open(path)
     }
 
     /// A database that lives in memory only; same API, nothing touches the disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the anonymous memory files cannot be created.
     pub fn memory() -> Result<Database> {
         Self::memory_with(Options::new())
     }
 
     /// A memory-only database with the given options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an option out of range; [`Error::Io`] if the anonymous memory files cannot be created.
     pub fn memory_with(opts: Options) -> Result<Database> {
         opts.validate()?;
         let opened = open::open_memory(&opts)?;
@@ -390,16 +402,28 @@ impl Database {
     }
 
     /// Begins a read transaction: a snapshot of the last published commit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn begin_read(&self) -> Result<ReadTxn<'_>> {
         ReadTxn::begin(&self.shared)
     }
 
     /// Begins the write transaction, waiting for the current writer to finish.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReadOnly`] on a read-only handle; [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
         WriteTxn::begin(&self.shared)
     }
 
     /// Reads `key` from the default table (its own snapshot).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`] for a key over the limit; [`Error::Corrupt`] if a page it reads is damaged (naming the file and page); [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let rx = self.begin_read()?;
         let v = rx.get(key)?.map(Value::into_vec);
@@ -407,6 +431,10 @@ impl Database {
     }
 
     /// Writes `key` in its own durable transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`] / [`Error::ValueTooLarge`] past the limits; [`Error::ReadOnly`] on a read-only handle; [`Error::Corrupt`] if a page it reads is damaged (naming the file and page); [`Error::Io`] if the commit's WAL write or sync fails (a failed sync fences the handle); [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let mut tx = self.begin_write()?;
         tx.put(key, value)?;
@@ -414,6 +442,10 @@ impl Database {
     }
 
     /// Deletes `key` in its own durable transaction; returns whether it existed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`] for a key over the limit; [`Error::ReadOnly`] on a read-only handle; [`Error::Corrupt`] if a page it reads is damaged (naming the file and page); [`Error::Io`] if the commit's WAL write or sync fails; [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         let mut tx = self.begin_write()?;
         let existed = tx.delete(key)?;
@@ -422,6 +454,10 @@ impl Database {
     }
 
     /// Makes every commit so far durable, whatever the synchronous level.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the sync fails (which fences the handle); [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn flush(&self) -> Result<()> {
         self.shared.fence.check()?;
         if self.shared.read_only {
@@ -441,6 +477,10 @@ impl Database {
     }
 
     /// Copies committed WAL frames into the main file (see [`CheckpointMode`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if a write or sync of either file fails (which fences the handle); [`Error::Corrupt`] if a frame it copies is damaged; [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointInfo> {
         checkpoint::run(&self.shared, mode)
     }
@@ -448,6 +488,10 @@ impl Database {
     /// Moves live pages from the end of the file into free pages and shrinks the database
     /// by up to `budget` pages (0: as far as possible). Returns the pages reclaimed. The file
     /// itself shrinks once no reader needs its tail (at once if there are none).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReadOnly`] on a read-only handle; [`Error::Corrupt`] if a page it moves or a reference it rewrites is damaged; [`Error::Io`] if a write or sync fails; [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn vacuum(&self, budget: u64) -> Result<u64> {
         crate::vacuum::vacuum(&self.shared, budget)
     }
@@ -455,16 +499,28 @@ impl Database {
     /// Rewrites the database into a fresh file, each page filled to within 1/16 of its size,
     /// and swaps it in atomically.
     /// Waits (up to 10 s) for open transactions to finish; [`Error::Busy`] otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] if readers or a writer do not finish within 10 s; [`Error::ReadOnly`] on a read-only handle; [`Error::Corrupt`] if a page it copies is damaged; [`Error::Io`] if writing, syncing or renaming the new file fails; [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn compact(&self) -> Result<()> {
         crate::compact::run(&self.shared)
     }
 
     /// Writes a consistent copy of the current snapshot to `dest` while writers continue.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `dest` is empty or is the live main file or WAL (by device and inode); [`Error::Corrupt`] if a page it copies fails its checksum; [`Error::Io`] if writing, syncing or renaming the copy fails; [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
         crate::backup::backup_to(&self.shared, dest.as_ref())
     }
 
     /// Sizes and counters.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the default table's root page is damaged; [`Error::Io`] if a file's length cannot be read; [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
     pub fn stats(&self) -> Result<Stats> {
         let s = &self.shared;
         s.fence.check()?;
@@ -501,6 +557,10 @@ impl Database {
     }
 
     /// Full integrity check of the last published snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync. Damage is not an error: it is listed in the report.
     pub fn check(&self) -> Result<crate::check::CheckReport> {
         let rx = self.begin_read()?;
         crate::check::check(rx.view())
@@ -512,6 +572,10 @@ impl Database {
     }
 
     /// Checkpoints everything, removes the WAL and releases the lock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the final checkpoint or the removal of the WAL fails; [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync. The handle is closed either way; the next open recovers from the WAL.
     pub fn close(mut self) -> Result<()> {
         self.shutdown()
     }

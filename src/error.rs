@@ -45,9 +45,13 @@ pub enum Error {
     /// A write was attempted on a read-only handle.
     #[error("database is open read-only")]
     ReadOnly,
-    /// A read transaction asked for a table that does not exist.
+    /// A read transaction asked for a table that does not exist, or a write transaction
+    /// asked to rename one.
     #[error("table {0:?} does not exist")]
     TableNotFound(String),
+    /// A table was to be renamed to a name another table already has.
+    #[error("table {0:?} already exists")]
+    TableExists(String),
     /// A key longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN).
     #[error("key of {len} bytes exceeds the limit of {max} bytes")]
     KeyTooLarge {
@@ -70,9 +74,10 @@ pub enum Error {
     /// The operation needs readers or the writer to finish first and they did not in time.
     #[error("database busy: {0}")]
     Busy(String),
-    /// The handle was closed.
-    #[error("database is closed")]
-    Closed,
+    /// A write of this transaction failed midway (its pages are incomplete), so it can only
+    /// be rolled back: every later call on it returns this. Nothing of it was committed.
+    #[error("the write transaction was aborted by an earlier failed write; roll it back")]
+    Aborted,
 }
 
 impl Error {

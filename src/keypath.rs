@@ -124,6 +124,10 @@ impl KeyPath {
     }
 
     /// Segment `i` decoded as an integer written with [`OrderedInt::to_ordered_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// [`KeyPathError`] if there is no segment `i` or it is not the encoding of a `T`.
     pub fn segment_as<T: OrderedInt>(&self, i: usize) -> Result<T, KeyPathError> {
         match self.segment(i) {
             Some(seg) => T::from_ordered_bytes(seg),
@@ -186,6 +190,10 @@ impl KeyPath {
     }
 
     /// Decodes bytes written by [`to_bytes`](Self::to_bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyPathError`] if the bytes are not a key path's encoding (a bad escape, or a segment that does not end).
     pub fn decode(bytes: &[u8]) -> Result<KeyPath, KeyPathError> {
         let mut segments = Vec::new();
         let mut seg = Vec::new();
@@ -212,6 +220,10 @@ impl KeyPath {
     }
 
     /// Parses the text form written by `Display` (`users/1/name`, `%XX` escapes).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyPathError`] if a `%` escape is not two hex digits.
     pub fn parse(text: &str) -> Result<KeyPath, KeyPathError> {
         if text.is_empty() {
             return Ok(KeyPath::new());
@@ -345,6 +357,10 @@ pub trait OrderedInt: Sized + Copy {
     fn to_ordered_bytes(self) -> Self::Bytes;
     /// Decodes bytes written by [`to_ordered_bytes`](Self::to_ordered_bytes); the length
     /// must match exactly.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyPathError`] if `bytes` is not the encoding of a `Self` (wrong length).
     fn from_ordered_bytes(bytes: &[u8]) -> Result<Self, KeyPathError>;
 }
 

@@ -39,6 +39,8 @@
 //! # }
 //! ```
 #![warn(missing_docs)]
+// Every public fallible function says which errors it returns.
+#![warn(clippy::missing_errors_doc)]
 
 mod backup;
 pub mod btree;
@@ -78,7 +80,7 @@ pub use error::{Error, Result};
 pub use format::{MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use keypath::{KeyPath, KeyPathError, OrderedInt};
 pub use options::{AutoVacuum, CheckpointMode, Options, Synchronous};
-pub use txn::{ReadTxn, Table, TableMut, WriteTxn};
+pub use txn::{KeyRange, ReadTxn, Table, TableMut, WriteTxn};
 pub use value::Value;
 pub use wal::RecoveryInfo;
 

@@ -180,6 +180,10 @@ impl Options {
     }
 
     /// Open (creating if missing, unless read-only) the database at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a bad path (empty, a directory, a missing parent directory) or option (page size, cache size); [`Error::Locked`] if another handle has the database open; [`Error::Corrupt`] if the main file is not a folio database or is damaged, or its WAL does not belong to it; [`Error::Io`] if a file cannot be created, read, locked or synced
     pub fn open(self, path: impl AsRef<Path>) -> Result<Database> {
         self.validate()?;
         Database::open_with(path.as_ref(), self)

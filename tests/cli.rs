@@ -52,7 +52,7 @@ fn named_tables() {
     let _serial = cli_support::serial();
     let (_d, db) = scratch();
     ok(&["put", s(&db), "1", "Ada", "--table", "users"]);
-    assert_eq!(ok(&["--table", "users", "get", s(&db), "1"]), "Ada\n");
+    assert_eq!(ok(&["get", s(&db), "1", "--table", "users"]), "Ada\n");
     assert!(fails(&["get", s(&db), "1"]).contains("not found"));
     assert_eq!(ok(&["scan", s(&db), "--table", "users"]), "1\tAda\n");
     ok(&["delete", s(&db), "1", "--table", "users"]);
@@ -107,12 +107,16 @@ fn binary_data_in_text_and_hex() {
     assert_eq!(ok(&["scan", s(&db)]), "\\x00\\xff\\n\t\\\\\\t\\xe9\n");
     let raw = run(&["get", s(&db), "--hex", "00ff0a"]);
     assert_eq!(raw.stdout, b"5c09e9\n");
-    let r = run(&["--table", "t", "put", s(&db), "k", "é\u{1}"]);
+    let r = run(&["put", s(&db), "k", "é\u{1}", "--table", "t"]);
     assert_eq!(r.code, Some(0));
     assert_eq!(ok(&["get", s(&db), "k", "--table", "t"]), "é\\x01\n");
     assert_eq!(run(&["get", s(&db), "k", "--table", "t", "--raw"]).stdout, "é\u{1}".as_bytes());
-    assert!(fails(&["get", s(&db), "0g", "--hex"]).contains("not valid hex"));
-    assert!(fails(&["put", s(&db), "00", "abc", "--hex"]).contains("value"));
+    let bad = run(&["get", s(&db), "0g", "--hex"]);
+    assert_eq!(bad.code, Some(2), "bad hex is a usage error");
+    assert!(bad.stderr.contains("not valid hex"), "{}", bad.stderr);
+    let bad = run(&["put", s(&db), "00", "abc", "--hex"]);
+    assert_eq!(bad.code, Some(2));
+    assert!(bad.stderr.starts_with("folio: error: value"), "{}", bad.stderr);
 }
 
 #[test]
@@ -222,7 +226,8 @@ fn check_passes_on_a_healthy_database() {
     assert!(ok(&["check", s(&db)]).starts_with("ok: "));
     let json = ok(&["check", s(&db), "--json"]);
     assert!(json.contains("\"ok\": true") && json.contains("\"problems\": []"), "{json}");
-    assert!(fails(&["check", s(&db), "--table", "users"]).contains("whole database"));
+    // `check` works on the whole database: it does not take --table at all.
+    assert_eq!(run(&["check", s(&db), "--table", "users"]).code, Some(2));
 }
 
 #[test]
@@ -338,7 +343,9 @@ fn bench_runs_small_and_cleans_up() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "bench left files behind");
     let out = ok(&["bench", "--entries", "500", "--seconds", "0.1", "--table", "t"]);
     assert!(out.contains("mixed: put"), "{out}");
-    assert!(fails(&["bench", "--seconds", "0"]).contains("--seconds"));
+    let r = run(&["bench", "--seconds", "0"]);
+    assert_eq!(r.code, Some(2), "a usage error: {}", r.stderr);
+    assert!(r.stderr.contains("--seconds"), "{}", r.stderr);
 }
 
 #[test]

@@ -152,7 +152,7 @@ fn load_rejects_damaged_dumps() {
     }
     let e = fails(&["load", s(&db), "--input", s(&dir.path().join("missing.txt"))]);
     assert!(e.contains("cannot open"), "{e}");
-    assert!(fails(&["dump", s(&db), "--hex"]).contains("--hex"));
+    assert_eq!(run(&["dump", s(&db), "--hex"]).code, Some(2), "dump takes no --hex");
     assert_eq!(run(&["load", s(&db), "--batch", "0"]).code, Some(2));
 }
 
@@ -165,4 +165,83 @@ fn comments_blank_lines_and_crlf_are_accepted() {
     let r = run_with_input(&["load", s(&db)], input.as_bytes());
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(ok(&["get", s(&db), "61", "--table", "t", "--hex"]), "00ff\n");
+}
+
+/// A dump of `n` entries `k0000..` in the default table, one line each after the header.
+fn numbered_dump(n: u32, bad_line: Option<u32>) -> String {
+    let mut d = String::from("folio-dump 1\n");
+    for i in 0..n {
+        // Line numbers: the header is line 1, entry i is line i + 2.
+        if bad_line == Some(i + 2) {
+            d.push_str("\"k\" x\"zz\"\n");
+        } else {
+            d.push_str(&format!("\"k{i:04}\" \"v{i}\"\n"));
+        }
+    }
+    d.push_str(&format!("end {n}\n"));
+    d
+}
+
+#[test]
+fn a_failed_load_reports_what_was_committed_and_where() {
+    let _serial = cli_support::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    // Batches of 10: entries 0..29 (lines 2..31) commit, line 35 fails.
+    let r =
+        run_with_input(&["load", s(&db), "--batch", "10"], numbered_dump(50, Some(35)).as_bytes());
+    assert_one_error(&r, "batched load");
+    assert!(r.stderr.contains("line 35 of the dump"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("30 entries were committed before it (through line 31)"),
+        "{}",
+        r.stderr
+    );
+    let copy = Options::new().read_only(true).open(&db).unwrap();
+    assert_eq!(copy.begin_read().unwrap().len(), 30);
+    drop(copy);
+
+    // The default is one transaction: a failure loads nothing into an existing database...
+    let r = run_with_input(&["load", s(&db)], numbered_dump(50, Some(40)).as_bytes());
+    assert_one_error(&r, "one-transaction load");
+    assert!(
+        r.stderr.contains("line 40") && r.stderr.contains("nothing was loaded"),
+        "{}",
+        r.stderr
+    );
+    let copy = Options::new().read_only(true).open(&db).unwrap();
+    assert_eq!(copy.begin_read().unwrap().len(), 30);
+    drop(copy);
+
+    // ...and leaves no new, empty database behind.
+    let fresh = dir.path().join("fresh.db");
+    let r = run_with_input(&["load", s(&fresh)], numbered_dump(50, Some(3)).as_bytes());
+    assert_one_error(&r, "load into a new database");
+    assert!(!fresh.exists(), "a failed load left an empty database");
+    assert!(!dir.path().join("fresh.db-wal").exists());
+    let r =
+        run_with_input(&["load", s(&fresh), "--batch", "5"], numbered_dump(4, Some(5)).as_bytes());
+    assert_one_error(&r, "batched load that failed before its first commit");
+    assert!(!fresh.exists());
+
+    // A whole load succeeds and says how many, with the right plural.
+    assert_eq!(
+        run_with_input(&["load", s(&fresh)], numbered_dump(1, None).as_bytes())
+            .out()
+            .split(" into")
+            .next(),
+        Some("loaded 1 entry")
+    );
+}
+
+#[test]
+fn loading_a_table_the_dump_does_not_hold_is_an_error() {
+    let _serial = cli_support::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let r =
+        run_with_input(&["load", s(&db), "--table", "users"], numbered_dump(5, None).as_bytes());
+    assert_one_error(&r, "load of a missing table");
+    assert!(r.stderr.contains("the dump has no table \"users\""), "{}", r.stderr);
+    assert!(!db.exists());
 }

@@ -53,6 +53,10 @@ impl<'a, S: PageSource + ?Sized> Cursor<'a, S> {
     }
 
     /// Positions at the first entry `>= key` (`Included`), `> key` (`Excluded`), or the first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn seek(&mut self, bound: Bound<&[u8]>) -> Result<()> {
         self.moves = 0;
         self.stack.clear();
@@ -76,6 +80,10 @@ impl<'a, S: PageSource + ?Sized> Cursor<'a, S> {
     }
 
     /// Positions at the last entry `<= key` (`Included`), `< key` (`Excluded`), or the last.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn seek_back(&mut self, bound: Bound<&[u8]>) -> Result<()> {
         self.moves = 0;
         self.stack.clear();
@@ -174,6 +182,10 @@ impl<'a, S: PageSource + ?Sized> Cursor<'a, S> {
     }
 
     /// The entry under the cursor, if positioned.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn current(&self) -> Result<Option<(&'a [u8], LeafValue<'a>)>> {
         match self.leaf {
             Some((leaf, i)) if i < leaf.len() => Ok(Some((leaf.key(i)?, leaf.value(i)?))),
@@ -190,6 +202,10 @@ impl<'a, S: PageSource + ?Sized> Cursor<'a, S> {
     }
 
     /// Moves to the next entry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn advance(&mut self) -> Result<()> {
         if let Some((leaf, i)) = &mut self.leaf {
             *i += 1;
@@ -201,6 +217,10 @@ impl<'a, S: PageSource + ?Sized> Cursor<'a, S> {
     }
 
     /// Moves to the previous entry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn retreat(&mut self) -> Result<()> {
         if let Some((_, i)) = &mut self.leaf {
             if *i == 0 {
@@ -213,6 +233,10 @@ impl<'a, S: PageSource + ?Sized> Cursor<'a, S> {
 }
 
 /// Materialises a leaf value: borrowed if inline, read from its chain otherwise.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
 pub fn load_value<'a, S: PageSource + ?Sized>(src: &'a S, v: LeafValue<'a>) -> Result<Value<'a>> {
     match v {
         LeafValue::Inline(b) => Ok(Value::Borrowed(b)),

@@ -14,6 +14,10 @@ use crate::format::TableDesc;
 use crate::format::page::{PageType, body_size};
 
 /// Removes `key`; returns whether it was present.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged; through a write transaction's page store also [`Error::Io`](crate::Error::Io) or [`Error::Aborted`](crate::Error::Aborted) when spilling pages fails.
 pub fn delete<S: PageStore>(store: &mut S, desc: &mut TableDesc, key: &[u8]) -> Result<bool> {
     if desc.root == 0 {
         return Ok(false);

@@ -19,6 +19,10 @@ use crate::format::page::{PageType, SLOT_SIZE, body_size};
 pub type Path = Vec<(u32, usize)>;
 
 /// Inserts or replaces `key` with `value` in the tree described by `desc`.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged; through a write transaction's page store also [`Error::Io`](crate::Error::Io) or [`Error::Aborted`](crate::Error::Aborted) when spilling pages fails.
 pub fn put<S: PageStore>(
     store: &mut S,
     desc: &mut TableDesc,
@@ -32,6 +36,10 @@ pub fn put<S: PageStore>(
 /// `next` is the key that will be inserted after this one. When it belongs right after this
 /// key in the same leaf, a full leaf splits just after the new key rather than in the middle,
 /// so the keys that follow fill the left page instead of leaving it half empty.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged; through a write transaction's page store also [`Error::Io`](crate::Error::Io) or [`Error::Aborted`](crate::Error::Aborted) when spilling pages fails.
 pub fn put_with<S: PageStore>(
     store: &mut S,
     desc: &mut TableDesc,

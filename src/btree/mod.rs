@@ -28,6 +28,10 @@ pub const MAX_DEPTH: usize = 48;
 /// Read access to pages of one consistent snapshot.
 pub trait PageSource {
     /// The bytes of page `pgno` (exactly one page).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged; through a write transaction's page store also [`Error::Io`](crate::Error::Io) or [`Error::Aborted`](crate::Error::Aborted) when spilling pages fails.
     fn page(&self, pgno: u32) -> Result<&[u8]>;
     /// The page size.
     fn page_size(&self) -> usize;
@@ -40,17 +44,37 @@ pub trait PageSource {
 /// Write access: private copies of pages, allocation and freeing.
 pub trait PageStore: PageSource {
     /// A writable copy of page `pgno` (copied on first write within the transaction).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged; through a write transaction's page store also [`Error::Io`](crate::Error::Io) or [`Error::Aborted`](crate::Error::Aborted) when spilling pages fails.
     fn page_mut(&mut self, pgno: u32) -> Result<&mut [u8]>;
     /// A new page, zero-filled and writable.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged; through a write transaction's page store also [`Error::Io`](crate::Error::Io) or [`Error::Aborted`](crate::Error::Aborted) when spilling pages fails.
     fn alloc(&mut self) -> Result<u32>;
     /// Returns `pgno` to the free list.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged; through a write transaction's page store also [`Error::Io`](crate::Error::Io) or [`Error::Aborted`](crate::Error::Aborted) when spilling pages fails.
     fn free(&mut self, pgno: u32) -> Result<()>;
     /// Gives the store a chance to move pages out of memory (a write transaction spills
     /// to the WAL); called between page writes of long operations.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged; through a write transaction's page store also [`Error::Io`](crate::Error::Io) or [`Error::Aborted`](crate::Error::Aborted) when spilling pages fails.
     fn spill_if_needed(&mut self) -> Result<()> {
         Ok(())
     }
     /// Makes `page` the content of `pgno`, a page this store just allocated.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged; through a write transaction's page store also [`Error::Io`](crate::Error::Io) or [`Error::Aborted`](crate::Error::Aborted) when spilling pages fails.
     fn install(&mut self, pgno: u32, page: Box<[u8]>) -> Result<()>;
 }
 

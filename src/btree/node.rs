@@ -38,6 +38,10 @@ pub struct Node<'a> {
 
 impl<'a> Node<'a> {
     /// Checks the header of `page` (type, count and content start) and wraps it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn new(page: &'a [u8], pgno: u32) -> Result<Self> {
         let kind = match page.get(PAGE_TYPE_OFFSET).copied().and_then(PageType::from_u8) {
             Some(k @ (PageType::Leaf | PageType::Branch)) => k,
@@ -94,6 +98,10 @@ impl<'a> Node<'a> {
     }
 
     /// Offset and length of cell `i`, bounds-checked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn cell_range(&self, i: usize) -> Result<(usize, usize)> {
         let (off, _) = self.slot(i);
         let len = if self.is_leaf() {
@@ -118,12 +126,20 @@ impl<'a> Node<'a> {
     }
 
     /// The raw bytes of cell `i`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn cell(&self, i: usize) -> Result<&'a [u8]> {
         let (off, len) = self.cell_range(i)?;
         bytes_at(self.page, off, len)
     }
 
     /// Key of cell `i`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     #[inline]
     pub fn key(&self, i: usize) -> Result<&'a [u8]> {
         let (off, _) = self.slot(i);
@@ -137,6 +153,10 @@ impl<'a> Node<'a> {
     }
 
     /// Value of leaf cell `i`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn value(&self, i: usize) -> Result<LeafValue<'a>> {
         let (off, _) = self.slot(i);
         let flags = *self.page.get(off).ok_or_else(|| bad_cell(off))?;
@@ -151,6 +171,10 @@ impl<'a> Node<'a> {
     }
 
     /// Child `i` of a branch (`0..=len()`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     #[inline]
     pub fn child(&self, i: usize) -> Result<u32> {
         if i == 0 {
@@ -161,6 +185,10 @@ impl<'a> Node<'a> {
     }
 
     /// Binary search: the first index whose key is `>= key`, and whether it is equal.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     #[inline]
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
         let hint = prefix_hint(key);
@@ -182,6 +210,10 @@ impl<'a> Node<'a> {
     }
 
     /// For a branch: the index of the child that may hold `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     #[inline]
     pub fn child_index(&self, key: &[u8]) -> Result<usize> {
         let (i, eq) = self.search(key)?;
@@ -190,6 +222,10 @@ impl<'a> Node<'a> {
 
     /// Checks that every cell lies inside the page, after the slot array. Pages that pass
     /// may be edited with [`NodeMut`], whose raw indexing relies on this.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn validate_cells(&self, pgno: u32) -> Result<()> {
         let slots_end = PAGE_HEADER_SIZE + self.count * SLOT_SIZE;
         for i in 0..self.count {
@@ -206,6 +242,10 @@ impl<'a> Node<'a> {
     }
 
     /// Bytes of cells plus slots in use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
     pub fn used_bytes(&self) -> Result<usize> {
         let mut used = self.count * SLOT_SIZE;
         for i in 0..self.count {
@@ -217,7 +257,7 @@ impl<'a> Node<'a> {
 
 #[cold]
 fn bad_cell(off: usize) -> Error {
-    Error::corrupt(format!("cell offset {off} is outside its page"))
+    Error::corrupt(format!("cell offset {off} is outside its page")).at_offset(off as u64)
 }
 
 /// Whether a value is stored inline in its leaf cell: when the cell fits the inline limit, or

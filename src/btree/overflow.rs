@@ -16,6 +16,10 @@ pub fn pages_for(len: usize, page_size: usize) -> usize {
 
 /// Writes `value` into a new chain; returns its first page. Pages are allocated one ahead
 /// of the one being written, so a huge value never sits in memory all at once.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
 pub fn write<S: PageStore>(store: &mut S, value: &[u8]) -> Result<u32> {
     let cap = overflow_capacity(store.page_size());
     let n = pages_for(value.len(), store.page_size());
@@ -37,6 +41,10 @@ pub fn write<S: PageStore>(store: &mut S, value: &[u8]) -> Result<u32> {
 
 /// Walks a chain of a `len`-byte value, handing each page's data to `f`; checks that the
 /// chain has exactly the expected shape.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
 pub fn walk<'a, S: PageSource + ?Sized>(
     src: &'a S,
     first: u32,
@@ -79,6 +87,10 @@ pub fn walk<'a, S: PageSource + ?Sized>(
 }
 
 /// Reads a whole value from its chain.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
 pub fn read<S: PageSource + ?Sized>(src: &S, first: u32, len: u32) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(len as usize);
     walk(src, first, len, |_, data| out.extend_from_slice(data))?;
@@ -86,6 +98,10 @@ pub fn read<S: PageSource + ?Sized>(src: &S, first: u32, len: u32) -> Result<Vec
 }
 
 /// Frees every page of a chain.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
 pub fn free<S: PageStore>(store: &mut S, first: u32, len: u32) -> Result<()> {
     let mut pages = Vec::with_capacity(pages_for(len as usize, store.page_size()));
     walk(&*store, first, len, |p, _| pages.push(p))?;

@@ -6,6 +6,10 @@ use crate::error::{Error, Result};
 
 /// Descends from `root` to the leaf for `key`; returns the leaf and, at each branch, the page
 /// and child index taken (when `path` is given).
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
 #[inline]
 pub fn descend<'a, S: PageSource + ?Sized>(
     src: &'a S,
@@ -34,6 +38,10 @@ pub(crate) fn too_deep(root: u32) -> Error {
 }
 
 /// The value stored under `key`, if any.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
 #[inline]
 pub fn get<'a, S: PageSource + ?Sized>(
     src: &'a S,
@@ -53,6 +61,10 @@ pub fn get<'a, S: PageSource + ?Sized>(
 }
 
 /// Depth of the tree (0 for an empty tree, 1 for a lone leaf).
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if a page it reads is damaged; through a write transaction's page store also [`Error::Io`] or [`Error::Aborted`] when spilling pages fails.
 pub fn depth<S: PageSource + ?Sized>(src: &S, root: u32) -> Result<u32> {
     if root == 0 {
         return Ok(0);

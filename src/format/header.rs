@@ -54,6 +54,10 @@ pub struct TableDesc {
 
 impl TableDesc {
     /// Decodes a descriptor from its 16 bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
     pub fn decode(b: &[u8]) -> Result<Self> {
         Ok(TableDesc { root: u32_at(b, 0)?, entries: u64_at(b, 8)? })
     }
@@ -141,6 +145,10 @@ impl Meta {
     }
 
     /// Decodes and validates a commit record for a database of `page_size`-byte pages.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
     pub fn decode_record(record: &[u8], page_size: u32) -> Result<Self> {
         let record = record
             .get(..COMMIT_RECORD_SIZE)
@@ -157,12 +165,20 @@ impl Meta {
     }
 
     /// Reads the page size from a header without validating anything else.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
     pub fn peek_page_size(page: &[u8]) -> Result<u32> {
         u32_at(page, OFF_PAGE_SIZE)
     }
 
     /// Decodes and validates a header page. `page` may be shorter than a page (the first read
     /// of a file); only the first [`META_USED`] bytes are examined.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
     pub fn decode(page: &[u8]) -> Result<Self> {
         if !Self::has_magic(page) {
             return Err(Error::corrupt_page(0, "not a folio database: bad magic"));

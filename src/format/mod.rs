@@ -31,6 +31,10 @@ pub const MAX_TABLE_NAME_LEN: usize = 255;
 pub const MAX_PAGE_COUNT: u32 = u32::MAX - 1;
 
 /// Reads a little-endian `u16` at `off`, or reports corruption naming `what`.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
 #[inline]
 pub fn u16_at(b: &[u8], off: usize) -> Result<u16> {
     match b.get(off..off + 2) {
@@ -40,6 +44,10 @@ pub fn u16_at(b: &[u8], off: usize) -> Result<u16> {
 }
 
 /// Reads a little-endian `u32` at `off`.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
 #[inline]
 pub fn u32_at(b: &[u8], off: usize) -> Result<u32> {
     match b.get(off..off + 4) {
@@ -49,6 +57,10 @@ pub fn u32_at(b: &[u8], off: usize) -> Result<u32> {
 }
 
 /// Reads a little-endian `u64` at `off`.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
 #[inline]
 pub fn u64_at(b: &[u8], off: usize) -> Result<u64> {
     match b.get(off..off + 8) {
@@ -62,6 +74,10 @@ pub fn u64_at(b: &[u8], off: usize) -> Result<u64> {
 }
 
 /// Returns `b[off..off + len]`, or reports corruption.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
 #[inline]
 pub fn bytes_at(b: &[u8], off: usize, len: usize) -> Result<&[u8]> {
     off.checked_add(len)

@@ -82,6 +82,10 @@ impl WalHeader {
     }
 
     /// Decodes and validates a header; returns it and the chain seed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
     pub fn decode(b: &[u8]) -> Result<(Self, u32)> {
         if b.len() < WAL_HEADER_SIZE || b[0..8] != WAL_MAGIC {
             return Err(Error::corrupt("WAL header: bad magic"));
@@ -147,6 +151,10 @@ impl FrameHeader {
     }
 
     /// Decodes a header (no validation beyond length).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
     pub fn decode(b: &[u8]) -> Result<Self> {
         let record = b
             .get(FRAME_RECORD_OFFSET..FRAME_HEADER_SIZE)
@@ -166,6 +174,10 @@ impl FrameHeader {
     }
 
     /// The database header a commit frame's record holds, validated for `page_size`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
     pub fn meta(&self, page_size: u32) -> Result<Meta> {
         Meta::decode_record(&self.record, page_size)
     }

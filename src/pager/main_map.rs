@@ -65,6 +65,10 @@ impl MainMap {
     }
 
     /// Page `pgno` without verifying it (for `check()`, which reports checksums itself).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the page lies beyond the end of the map.
     #[inline]
     pub fn raw_page(&self, pgno: u32) -> Result<&[u8]> {
         let off = pgno as usize * self.page_size;
@@ -77,6 +81,11 @@ impl MainMap {
     }
 
     /// Page `pgno`, its checksum verified (once per map; see the module comment).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] naming the page if it lies beyond the end of the map or fails its
+    /// checksum.
     #[inline]
     pub fn page(&self, pgno: u32) -> Result<&[u8]> {
         let page = self.raw_page(pgno)?;

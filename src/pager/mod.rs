@@ -65,12 +65,20 @@ pub struct View {
 
 impl View {
     /// The bytes of WAL frame `frame`'s page.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the page number is beyond the snapshot's page count or its bytes lie outside the map.
     #[inline]
     pub fn wal_page(&self, frame: u64) -> Result<&[u8]> {
         wal_frame_page(&self.wal, frame, self.page_size)
     }
 
     /// The bytes of page `pgno` in the main file, its checksum verified.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the page lies outside the map or fails its checksum.
     #[inline]
     pub fn main_page(&self, pgno: u32) -> Result<&[u8]> {
         self.main.page(pgno)
@@ -78,6 +86,11 @@ impl View {
 
     /// Page `pgno` of the snapshot without verifying a main-file page's checksum: for
     /// `check()`, which reports checksum failures itself and looks inside damaged pages.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the page number is beyond the snapshot's page count or its bytes
+    /// lie outside the map.
     pub fn raw_page(&self, pgno: u32) -> Result<&[u8]> {
         self.locate(pgno, MainMap::raw_page)
     }
@@ -108,6 +121,10 @@ pub(crate) fn beyond_page_count(pgno: u32, page_count: u32) -> Error {
 }
 
 /// Page of WAL frame `frame` through `map`.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if the page number is beyond the snapshot's page count or its bytes lie outside the map.
 #[inline]
 pub fn wal_frame_page(map: &Map, frame: u64, page_size: usize) -> Result<&[u8]> {
     let off = frame_offset(frame, page_size as u32) as usize + FRAME_HEADER_SIZE;
@@ -117,6 +134,10 @@ pub fn wal_frame_page(map: &Map, frame: u64, page_size: usize) -> Result<&[u8]> 
 }
 
 /// The database header committed by WAL frame `frame` (a commit frame) through `map`.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if the page number is beyond the snapshot's page count or its bytes lie outside the map.
 pub fn wal_commit_meta(map: &Map, frame: u64, page_size: usize) -> Result<Meta> {
     let off = frame_offset(frame, page_size as u32) as usize;
     let raw = map.bytes().get(off..off + FRAME_HEADER_SIZE).ok_or_else(|| {

@@ -78,9 +78,7 @@ impl<'db> TxnPages<'db> {
     pub(crate) fn usable(&self) -> Result<()> {
         self.shared.fence.check()?;
         if self.aborted {
-            return Err(Error::InvalidArgument(
-                "the transaction was aborted by an earlier failed write; roll it back".into(),
-            ));
+            return Err(Error::Aborted);
         }
         Ok(())
     }

@@ -20,6 +20,10 @@ impl Fence {
     }
 
     /// Fails with `NeedsRecovery` if the fence has tripped.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     #[inline]
     pub fn check(&self) -> Result<()> {
         if self.tripped.load(Ordering::Acquire) {

@@ -22,6 +22,10 @@ impl FileStorage {
     }
 
     /// An anonymous file that lives in memory only.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     pub fn anonymous(name: &str) -> io::Result<Self> {
         let fd = rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC)?;
         Ok(FileStorage { file: File::from(fd) })
@@ -122,6 +126,10 @@ impl Storage for FileStorage {
 }
 
 /// Syncs a directory so that a file created, grown or removed in it survives power loss.
+///
+/// # Errors
+///
+/// The operating system's I/O error (or the simulator's injected one).
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     let d = File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?;
     rustix::fs::fsync(d.as_fd())?;

@@ -34,6 +34,10 @@ impl Map {
     }
 
     /// Maps the first `len` bytes of `file` read-only and shared.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     pub fn of_file(file: &File, len: u64) -> io::Result<Self> {
         if len == 0 {
             return Ok(Self::empty());
@@ -71,6 +75,10 @@ impl Map {
 
     /// Tells the kernel that accesses will be random (no read-around), which matters when
     /// the file is larger than memory.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     pub fn advise_random(&self) -> io::Result<()> {
         match &self.inner {
             Some(m) => m.advise(memmap2::Advice::Random),

@@ -167,6 +167,10 @@ impl SimVfs {
 
     /// Creates (or replaces) `path` with `content`, durable at once, as if it had been on
     /// the disk before the simulation began.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     pub fn write_file(&self, path: &Path, content: &[u8]) -> io::Result<()> {
         let mut sim = self.sim.lock();
         let f = sim.new_file(content)?;
@@ -177,6 +181,10 @@ impl SimVfs {
 
     /// The disk a power cut at this moment could leave, chosen by `seed`: a fresh file system
     /// with no faults scheduled.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     pub fn crash_image(&self, seed: u64) -> io::Result<SimVfs> {
         self.image(&mut Chooser::Random(SplitMix(seed)))
     }
@@ -186,6 +194,10 @@ impl SimVfs {
     /// about each unsynced write, in the order the writes were made, and decides whether it
     /// reached the disk whole (`true`) or not at all (`false`). Every unsynced resize and
     /// every pending name change (creation, rename, removal) survives.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     pub fn crash_image_with(
         &self,
         mut keep: impl FnMut(&Path, u64, usize) -> bool,

@@ -24,22 +24,50 @@ pub enum OpenMode {
 /// A file system.
 pub trait Vfs: Send + Sync + 'static {
     /// Opens `path`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn Storage>>;
     /// Whether `path` exists.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     fn exists(&self, path: &Path) -> io::Result<bool>;
     /// Removes `path`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Atomically renames `from` to `to`, replacing `to`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes creations, renames and removals in `dir` durable.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
     /// Which file `path` names, following symbolic links; `None` if nothing is there (or
     /// the file system cannot tell files apart).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     fn file_id(&self, _path: &Path) -> io::Result<Option<FileId>> {
         Ok(None)
     }
     /// The one spelling of `path` with no symbolic link, `.` or `..` in it, for a file that
     /// may not exist yet (its directory must). File systems without links return `path`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
     fn canonical(&self, path: &Path) -> io::Result<PathBuf> {
         Ok(path.to_path_buf())
     }

@@ -4,10 +4,8 @@
 //! (so checkpoints leave its pages alone); lookups then take no lock at all. A point lookup
 //! allocates nothing and copies nothing from the main file: values are slices of the map.
 
-use std::ops::RangeBounds;
-
 use super::table::{Table, get_in};
-use super::{check_table_name, owned_bounds, prefix_bounds};
+use super::{KeyRange, check_table_name, prefix_bounds};
 use crate::btree::{Range, search};
 use crate::db::Shared;
 use crate::error::{Error, Result};
@@ -31,24 +29,40 @@ impl<'db> ReadTxn<'db> {
     }
 
     /// The value under `key` in the default table.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`] for a key over the limit; [`Error::Corrupt`] if a page it reads is damaged (naming the file and page).
     #[inline]
     pub fn get(&self, key: &[u8]) -> Result<Option<Value<'_>>> {
         get_in(&self.view, &self.view.meta.default_table, key)
     }
 
     /// Entries of the default table with keys in `range`, in order (double-ended).
-    pub fn range<'k, R: RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'_, View>> {
-        let (s, e) = owned_bounds(&range);
+    ///
+    /// # Errors
+    ///
+    /// None when the range is built; each item is an error instead if a page the scan reads is damaged ([`Error::Corrupt`]).
+    pub fn range<R: KeyRange>(&self, range: R) -> Result<Range<'_, View>> {
+        let (s, e) = range.into_bounds();
         Ok(Range::new(&self.view, self.view.meta.default_table.root, s, e))
     }
 
     /// Entries of the default table whose keys start with `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// None when the range is built; each item is an error instead if a page the scan reads is damaged ([`Error::Corrupt`]).
     pub fn prefix(&self, prefix: &[u8]) -> Result<Range<'_, View>> {
         let (s, e) = prefix_bounds(prefix);
         Ok(Range::new(&self.view, self.view.meta.default_table.root, s, e))
     }
 
     /// The named table; [`Error::TableNotFound`] if it does not exist in this snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`] if the table does not exist in this snapshot; [`Error::InvalidArgument`] for a name that is empty or longer than 255 bytes; [`Error::Corrupt`] if the catalog is damaged.
     pub fn table(&self, name: &str) -> Result<Table<'_, View>> {
         check_table_name(name)?;
         let desc = lookup_table(&self.view, self.view.meta.catalog.root, name)?
@@ -57,6 +71,10 @@ impl<'db> ReadTxn<'db> {
     }
 
     /// Names of all named tables, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the catalog is damaged.
     pub fn table_names(&self) -> Result<Vec<String>> {
         let root = self.view.meta.catalog.root;
         Range::new(&self.view, root, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)

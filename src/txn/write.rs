@@ -10,20 +10,18 @@
 //! before the commit is published to new readers. Dropping an uncommitted transaction
 //! discards its pages and rewinds any frames it spilled.
 
-use std::collections::BTreeMap;
-use std::ops::RangeBounds;
-
 use super::buffer::WriteBuffer;
 use super::read::lookup_table;
 use super::runs::{Merge, Runs, Source};
 use super::table::{TableMut, get_in};
-use super::{check_key, check_table_name, check_value, owned_bounds, prefix_bounds};
+use super::{KeyRange, check_key, check_table_name, check_value, prefix_bounds};
 use crate::btree::{PageSource, PageStore, Range, delete, insert, merge};
 use crate::db::Shared;
 use crate::error::Result;
 use crate::format::TableDesc;
 use crate::pager::TxnPages;
 use crate::value::Value;
+use std::collections::BTreeMap;
 
 /// A sorted batch with at least one write per this many entries of its table rebuilds the
 /// table instead of editing it leaf by leaf: nearly every leaf would be rewritten anyway.
@@ -31,9 +29,9 @@ const DENSE: u64 = 8;
 
 /// The one write transaction; others wait for it. Dropping it without `commit` rolls back.
 pub struct WriteTxn<'db> {
-    pages: TxnPages<'db>,
+    pub(super) pages: TxnPages<'db>,
     /// Named tables touched: descriptor and whether it changed.
-    tables: BTreeMap<String, (TableDesc, bool)>,
+    pub(super) tables: BTreeMap<String, (TableDesc, bool)>,
     /// Writes held back to be applied sorted, once the transaction has outgrown its cache.
     pending: Option<Pending>,
 }
@@ -59,6 +57,10 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Inserts or replaces `key` in the default table.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`](crate::Error::KeyTooLarge) / [`Error::ValueTooLarge`](crate::Error::ValueTooLarge) past the limits; [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged (naming the file and page); [`Error::Aborted`](crate::Error::Aborted) after an earlier failed write of this transaction; [`Error::Io`](crate::Error::Io) if spilling the transaction's pages to the WAL fails (out of space fails only this transaction; any other error also fences the handle); [`Error::NeedsRecovery`](crate::Error::NeedsRecovery) if the handle is fenced by an earlier failed write or sync.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
@@ -66,12 +68,20 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Removes `key` from the default table; returns whether it was present.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`](crate::Error::KeyTooLarge) for a key over the limit; [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged (naming the file and page); [`Error::Aborted`](crate::Error::Aborted) after an earlier failed write of this transaction; [`Error::Io`](crate::Error::Io) if spilling the transaction's pages to the WAL fails (out of space fails only this transaction; any other error also fences the handle); [`Error::NeedsRecovery`](crate::Error::NeedsRecovery) if the handle is fenced by an earlier failed write or sync.
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
         self.delete_in(None, key)
     }
 
     /// The value under `key` in the default table, including this transaction's writes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`](crate::Error::KeyTooLarge) for a key over the limit; [`Error::Corrupt`](crate::Error::Corrupt) if a page it reads is damaged (naming the file and page); a spilled write that cannot be read back from its temporary file gives [`Error::Io`](crate::Error::Io).
     pub fn get(&self, key: &[u8]) -> Result<Option<Value<'_>>> {
         check_key(key)?;
         self.get_in(None, key)
@@ -95,16 +105,21 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Entries of the default table in `range`, including this transaction's writes.
-    pub fn range<'k, R: RangeBounds<&'k [u8]>>(
-        &mut self,
-        range: R,
-    ) -> Result<Range<'_, TxnPages<'db>>> {
+    ///
+    /// # Errors
+    ///
+    /// Applying the transaction's buffered writes first can fail as a write does ([`Error::Io`](crate::Error::Io), [`Error::Corrupt`](crate::Error::Corrupt), [`Error::Aborted`](crate::Error::Aborted)); items fail with [`Error::Corrupt`](crate::Error::Corrupt) on a damaged page.
+    pub fn range<R: KeyRange>(&mut self, range: R) -> Result<Range<'_, TxnPages<'db>>> {
         self.apply_buffer()?;
-        let (s, e) = owned_bounds(&range);
+        let (s, e) = range.into_bounds();
         Ok(Range::new(&self.pages, self.pages.meta.default_table.root, s, e))
     }
 
     /// Entries of the default table whose keys start with `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// As for `range`.
     pub fn prefix(&mut self, prefix: &[u8]) -> Result<Range<'_, TxnPages<'db>>> {
         self.apply_buffer()?;
         let (s, e) = prefix_bounds(prefix);
@@ -112,6 +127,10 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// The named table, created (empty) if it does not exist yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a name that is empty or longer than 255 bytes; [`Error::Corrupt`](crate::Error::Corrupt) if the catalog is damaged; [`Error::Aborted`](crate::Error::Aborted) after an earlier failed write of this transaction; [`Error::NeedsRecovery`](crate::Error::NeedsRecovery) if the handle is fenced by an earlier failed write or sync.
     pub fn table<'t>(&'t mut self, name: &str) -> Result<TableMut<'t, 'db>> {
         check_table_name(name)?;
         self.pages.usable()?;
@@ -123,6 +142,10 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Whether a named table exists (as this transaction sees it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if the catalog is damaged.
     pub fn table_exists(&self, name: &str) -> Result<bool> {
         Ok(self.tables.contains_key(name)
             || lookup_table(&self.pages, self.pages.meta.catalog.root, name)?.is_some())
@@ -333,6 +356,10 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Makes the transaction's changes durable (at the configured level) and visible.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) if writing the frames fails: out of space fails only this commit (nothing of it is visible), any other write error and any failed sync fence the handle, after which the commit's outcome is known only on reopen; [`Error::Aborted`](crate::Error::Aborted) after an earlier failed write of this transaction; [`Error::Corrupt`](crate::Error::Corrupt) if a page it must update is damaged; [`Error::NeedsRecovery`](crate::Error::NeedsRecovery) if the handle is fenced by an earlier failed write or sync.
     pub fn commit(mut self) -> Result<()> {
         self.pages.usable()?;
         self.apply_buffer()?;

@@ -57,6 +57,10 @@ pub struct Recovered {
 }
 
 /// Scans the WAL in `storage` for the database described by `main_meta`.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] if the WAL's bytes are invalid; [`Error::Io`] if a read, write or sync of the WAL fails.
 pub fn recover(
     storage: Arc<dyn Storage>,
     path: &Path,

@@ -52,6 +52,10 @@ pub struct Appended {
 impl WalWriter {
     /// A writer positioned after `commit_frame`, the last valid commit of a recovered WAL
     /// (0 for an empty one). `header_written` says whether `header` is already on the file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if the WAL's bytes are invalid; [`Error::Io`](crate::Error::Io) if a read, write or sync of the WAL fails.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         storage: Arc<dyn Storage>,
@@ -128,6 +132,10 @@ impl WalWriter {
     /// Appends one frame per `(page number, page)`. With `commit` (the transaction's new
     /// header), the last frame commits and carries it. Pages must already carry their page
     /// checksum. On error nothing is considered written.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if the WAL's bytes are invalid; [`Error::Io`](crate::Error::Io) if a read, write or sync of the WAL fails.
     pub fn append(
         &mut self,
         frames: &[(u32, &[u8])],
@@ -245,6 +253,10 @@ impl WalWriter {
     }
 
     /// Truncates the file to zero bytes (after a restart, when nothing is written yet).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`](crate::Error::Corrupt) if the WAL's bytes are invalid; [`Error::Io`](crate::Error::Io) if a read, write or sync of the WAL fails.
     pub fn truncate(&mut self) -> io::Result<()> {
         if self.header_written || self.next_frame != 1 {
             // Truncating under written frames would throw away commits.

@@ -81,3 +81,38 @@ pub fn assert_one_error(r: &Run, what: &str) {
     assert_eq!(lines.len(), 1, "folio {what} should print one error line: {:?}", r.stderr);
     assert!(lines[0].starts_with("folio: error: "), "{}", lines[0]);
 }
+
+/// Runs `folio ARGS` with standard output a pipe whose reader reads `read` bytes and then
+/// closes it (`read == 0`: closed before `folio` starts, as `folio ... | true`; `read == 1`:
+/// as `folio ... | head -c1`).
+pub fn run_into_closed_pipe<S: AsRef<OsStr>>(args: &[S], stdin: &[u8], read: usize) -> Run {
+    use std::io::Read;
+    let pipe = || {
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+        (std::fs::File::from(r), Stdio::from(w))
+    };
+    let (mut reader, writer) = pipe();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_folio"));
+    cmd.args(args).stdin(Stdio::piped()).stdout(writer).stderr(Stdio::piped());
+    if read == 0 {
+        drop(reader);
+        reader = pipe().0;
+    }
+    let mut child = cmd.spawn().expect("spawn folio");
+    drop(cmd); // the only writer left is the child's
+    let mut input = child.stdin.take().expect("stdin");
+    // A child that never reads its input may close it first: that is not a failure here.
+    let _ = input.write_all(stdin);
+    drop(input);
+    if read > 0 {
+        let mut buf = vec![0u8; read];
+        let _ = reader.read(&mut buf);
+    }
+    drop(reader);
+    let o = child.wait_with_output().expect("wait for folio");
+    Run {
+        code: o.status.code(),
+        stdout: Vec::new(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}

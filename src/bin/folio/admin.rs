@@ -1,13 +1,21 @@
-//! The whole-database commands: `stats`, `check`, `checkpoint`, `vacuum` and `backup`.
+//! The whole-database commands: `stats`, `check`, `checkpoint`, `vacuum`, `compact`,
+//! `backup`, and the table commands `drop-table` and `rename-table`.
+//!
+//! `stats` and `check` count tables and entries the same way: the default table and every
+//! named table, and the entries in them (the catalog, the tree listing named tables, is not
+//! a table).
 
 use std::path::Path;
 
 use folio::{CheckReport, CheckpointMode, Database, Error, Options, RecoveryInfo, Stats};
 
-use crate::args::{BackupArgs, CheckArgs, CheckpointArgs, Global, Mode, StatsArgs, VacuumArgs};
+use crate::args::{
+    BackupArgs, CheckArgs, CheckpointArgs, DbArgs, DropTableArgs, Mode, RenameTableArgs, StatsArgs,
+    VacuumArgs,
+};
 use crate::json::Object;
 use crate::progress::Progress;
-use crate::{CliResult, fail, open};
+use crate::{CliResult, fail, open, out};
 
 /// `1,234,567 bytes (1.2 MiB)`.
 pub fn human_bytes(n: u64) -> String {
@@ -38,30 +46,39 @@ pub fn grouped(n: u64) -> String {
 }
 
 /// `one` or `many`, by `n`.
-fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+pub fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }
 
-/// Named tables and their entry counts (only `--table`'s, if given).
-fn table_sizes(db: &Database, g: &Global) -> CliResult<Vec<(String, u64)>> {
+/// `1 entry`, `1,234 entries`.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", grouped(n), plural(n, one, many))
+}
+
+/// The named tables `stats` lists, and the entries of every table, the default included.
+struct Tables {
+    listed: Vec<(String, u64)>,
+    entries: u64,
+}
+
+/// Every named table and its entry count.
+fn table_sizes(db: &Database) -> CliResult<Vec<(String, u64)>> {
     let rx = db.begin_read()?;
-    let names = match &g.table {
-        Some(name) => {
-            rx.table(name)?;
-            vec![name.clone()]
-        }
-        None => rx.table_names()?,
-    };
+    let names = rx.table_names()?;
     names.into_iter().map(|n| Ok((n.clone(), rx.table(&n)?.len()))).collect()
 }
 
-fn print_stats(path: &Path, s: &Stats, r: &RecoveryInfo, tables: &[(String, u64)]) {
-    let row = |name: &str, value: String| println!("{name:<16}{value}");
-    row("database", path.display().to_string());
-    row("page size", format!("{} bytes", grouped(s.page_size.into())));
-    row("pages", format!("{} ({} free)", grouped(s.page_count), grouped(s.free_page_count)));
-    row("file size", human_bytes(s.file_bytes));
-    row("wal size", human_bytes(s.wal_bytes));
+fn print_stats(path: &Path, s: &Stats, r: &RecoveryInfo, t: &Tables) -> CliResult {
+    let tables = &t.listed;
+    let row = |name: &str, value: String| -> CliResult {
+        out!("{name:<16}{value}");
+        Ok(())
+    };
+    row("database", path.display().to_string())?;
+    row("page size", format!("{} bytes", grouped(s.page_size.into())))?;
+    row("pages", format!("{} ({} free)", grouped(s.page_count), grouped(s.free_page_count)))?;
+    row("file size", human_bytes(s.file_bytes))?;
+    row("wal size", human_bytes(s.wal_bytes))?;
     row(
         "wal frames",
         format!(
@@ -69,8 +86,8 @@ fn print_stats(path: &Path, s: &Stats, r: &RecoveryInfo, tables: &[(String, u64)
             grouped(s.wal_frame_count),
             grouped(s.wal_frames_pending)
         ),
-    );
-    row("last txn id", s.last_txn_id.to_string());
+    )?;
+    row("last txn id", s.last_txn_id.to_string())?;
     row(
         "default table",
         format!(
@@ -79,13 +96,21 @@ fn print_stats(path: &Path, s: &Stats, r: &RecoveryInfo, tables: &[(String, u64)
             plural(s.key_count, "entry", "entries"),
             s.tree_depth
         ),
-    );
-    row("named tables", grouped(s.table_count));
+    )?;
+    row(
+        "tables",
+        format!(
+            "{} (the default table and {}), {} in all",
+            grouped(s.table_count + 1),
+            counted(s.table_count, "named table", "named tables"),
+            counted(t.entries, "entry", "entries")
+        ),
+    )?;
     for (name, len) in tables {
-        row("", format!("{name}: {} {}", grouped(*len), plural(*len, "entry", "entries")));
+        row("", format!("{name}: {}", counted(*len, "entry", "entries")))?;
     }
-    row("checkpoints", format!("{} since open", s.checkpoint_count));
-    row("active readers", s.active_readers.to_string());
+    row("checkpoints", format!("{} since open", s.checkpoint_count))?;
+    row("active readers", s.active_readers.to_string())?;
     let tail = if r.tail_corrupt { "damaged tail discarded" } else { "clean end" };
     row(
         "recovery",
@@ -97,13 +122,15 @@ fn print_stats(path: &Path, s: &Stats, r: &RecoveryInfo, tables: &[(String, u64)
             plural(r.frames_replayed, "frame", "frames"),
             human_bytes(r.bytes_discarded)
         ),
-    );
+    )
 }
 
-fn stats_json(path: &Path, s: &Stats, r: &RecoveryInfo, tables: &[(String, u64)]) -> String {
+fn stats_json(path: &Path, s: &Stats, r: &RecoveryInfo, t: &Tables) -> String {
     let stats = Object::new()
         .num("key_count", s.key_count)
         .num("table_count", s.table_count)
+        .num("tables", s.table_count + 1)
+        .num("entries", t.entries)
         .num("page_size", s.page_size)
         .num("page_count", s.page_count)
         .num("free_page_count", s.free_page_count)
@@ -120,7 +147,7 @@ fn stats_json(path: &Path, s: &Stats, r: &RecoveryInfo, tables: &[(String, u64)]
         .num("frames_replayed", r.frames_replayed)
         .num("bytes_discarded", r.bytes_discarded)
         .bool("tail_corrupt", r.tail_corrupt);
-    let tables = tables.iter().fold(Object::new(), |o, (name, len)| o.num(name, *len));
+    let tables = t.listed.iter().fold(Object::new(), |o, (name, len)| o.num(name, *len));
     Object::new()
         .str("path", &path.display().to_string())
         .obj("stats", stats)
@@ -130,17 +157,23 @@ fn stats_json(path: &Path, s: &Stats, r: &RecoveryInfo, tables: &[(String, u64)]
 }
 
 /// `folio stats DB`.
-pub fn stats(g: &Global, a: StatsArgs) -> CliResult {
+pub fn stats(a: StatsArgs) -> CliResult {
     let db = open::read_only(&a.db)?;
     let s = db.stats()?;
     let r = db.recovery_info();
-    let tables = table_sizes(&db, g)?;
-    if a.json {
-        println!("{}", stats_json(&a.db, &s, &r, &tables));
-    } else {
-        print_stats(&a.db, &s, &r, &tables);
+    let mut listed = table_sizes(&db)?;
+    let entries = s.key_count + listed.iter().map(|(_, n)| n).sum::<u64>();
+    if let Some(name) = &a.table {
+        db.begin_read()?.table(name)?;
+        listed.retain(|(n, _)| n == name);
     }
-    Ok(())
+    let tables = Tables { listed, entries };
+    if a.json {
+        out!("{}", stats_json(&a.db, &s, &r, &tables));
+        Ok(())
+    } else {
+        print_stats(&a.db, &s, &r, &tables)
+    }
 }
 
 /// Opens and checks the database; a file too damaged to open is a report with one problem.
@@ -158,8 +191,7 @@ fn run_check(path: &Path) -> CliResult<CheckReport> {
 }
 
 /// `folio check DB`: exits non-zero if any problem is found.
-pub fn check(g: &Global, a: CheckArgs) -> CliResult {
-    open::no_table(g, "check")?;
+pub fn check(a: CheckArgs) -> CliResult {
     let report = run_check(&a.db)?;
     if a.json {
         let o = Object::new()
@@ -168,19 +200,18 @@ pub fn check(g: &Global, a: CheckArgs) -> CliResult {
             .num("tables_checked", report.tables_checked)
             .num("entries_checked", report.entries_checked)
             .strs("problems", &report.problems);
-        println!("{}", o.finish());
+        out!("{}", o.finish());
     } else {
-        println!("{report}");
+        out!("{report}");
     }
-    match report.problems.len() {
+    match report.problems.len() as u64 {
         0 => Ok(()),
-        n => fail!("check found {n} problem(s) in {}", a.db.display()),
+        n => fail!("check found {} in {}", counted(n, "problem", "problems"), a.db.display()),
     }
 }
 
 /// `folio checkpoint DB --mode M`.
-pub fn checkpoint(g: &Global, a: CheckpointArgs) -> CliResult {
-    open::no_table(g, "checkpoint")?;
+pub fn checkpoint(a: CheckpointArgs) -> CliResult {
     let mode = match a.mode {
         Mode::Passive => CheckpointMode::Passive,
         Mode::Full => CheckpointMode::Full,
@@ -189,14 +220,15 @@ pub fn checkpoint(g: &Global, a: CheckpointArgs) -> CliResult {
     };
     let db = open::existing(&a.db)?;
     let info = db.checkpoint(mode)?;
-    println!(
-        "checkpoint ({}): {} frames copied, {} remaining{}",
+    db.close()?;
+    out!(
+        "checkpoint ({}): {} copied, {} remaining{}",
         format!("{:?}", a.mode).to_lowercase(),
-        grouped(info.frames_backfilled),
+        counted(info.frames_backfilled, "frame", "frames"),
         grouped(info.frames_remaining),
         if info.wal_reset { ", WAL reset" } else { "" }
     );
-    Ok(db.close()?)
+    Ok(())
 }
 
 fn file_len(path: &Path) -> CliResult<u64> {
@@ -204,8 +236,7 @@ fn file_len(path: &Path) -> CliResult<u64> {
 }
 
 /// `folio vacuum DB [--pages N] [--full]`.
-pub fn vacuum(g: &Global, a: VacuumArgs) -> CliResult {
-    open::no_table(g, "vacuum")?;
+pub fn vacuum(a: VacuumArgs) -> CliResult {
     let db = open::existing(&a.db)?;
     let before = db.stats()?;
     let reclaimed = if a.full {
@@ -218,9 +249,9 @@ pub fn vacuum(g: &Global, a: VacuumArgs) -> CliResult {
     };
     let after = db.stats()?;
     db.close()?;
-    println!(
-        "reclaimed {} pages{}; pages {} -> {}; file {} -> {}",
-        grouped(reclaimed),
+    out!(
+        "reclaimed {}{}; pages {} -> {}; file {} -> {}",
+        counted(reclaimed, "page", "pages"),
         if a.full { " and compacted" } else { "" },
         grouped(before.page_count),
         grouped(after.page_count),
@@ -230,9 +261,50 @@ pub fn vacuum(g: &Global, a: VacuumArgs) -> CliResult {
     Ok(())
 }
 
+/// `folio compact DB`: rewrites the file packed.
+pub fn compact(a: DbArgs) -> CliResult {
+    let db = open::existing(&a.db)?;
+    let before = file_len(&a.db)?;
+    {
+        let _spinner = Progress::spinner("compacting");
+        db.compact()?;
+    }
+    let pages = db.stats()?.page_count;
+    db.close()?;
+    out!(
+        "compacted {} into {}: file {} -> {}",
+        a.db.display(),
+        counted(pages, "page", "pages"),
+        human_bytes(before),
+        human_bytes(file_len(&a.db)?)
+    );
+    Ok(())
+}
+
+/// `folio drop-table DB NAME`: removes the table and frees its pages.
+pub fn drop_table(a: DropTableArgs) -> CliResult {
+    let db = open::existing(&a.db)?;
+    // The lock is held from the open: nothing commits between this read and the drop.
+    let entries = db.begin_read()?.table(&a.name)?.len();
+    let mut tx = db.begin_write()?;
+    tx.delete_table(&a.name)?;
+    tx.commit()?;
+    db.close()?;
+    out!("dropped table {:?} ({})", a.name, counted(entries, "entry", "entries"));
+    Ok(())
+}
+
+/// `folio rename-table DB OLD NEW`.
+pub fn rename_table(a: RenameTableArgs) -> CliResult {
+    let db = open::existing(&a.db)?;
+    let mut tx = db.begin_write()?;
+    tx.rename_table(&a.from, &a.to)?;
+    tx.commit()?;
+    Ok(db.close()?)
+}
+
 /// `folio backup DB DEST`.
-pub fn backup(g: &Global, a: BackupArgs) -> CliResult {
-    open::no_table(g, "backup")?;
+pub fn backup(a: BackupArgs) -> CliResult {
     if a.dest.exists() && !a.force {
         return fail!("{} already exists; pass --force to replace it", a.dest.display());
     }
@@ -242,9 +314,9 @@ pub fn backup(g: &Global, a: BackupArgs) -> CliResult {
         let _spinner = Progress::spinner("backing up");
         db.backup_to(&a.dest)?;
     }
-    println!(
-        "backed up {} pages, {}, to {}",
-        grouped(pages),
+    out!(
+        "backed up {}, {}, to {}",
+        counted(pages, "page", "pages"),
         human_bytes(file_len(&a.dest)?),
         a.dest.display()
     );

@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 use folio::pager::View;
 use folio::{CheckpointMode, Database, Options, ReadTxn, Synchronous, Table, Value};
 
-use crate::admin::{grouped, human_bytes};
-use crate::args::{BenchArgs, Global};
+use crate::admin::{counted, grouped, human_bytes};
+use crate::args::BenchArgs;
+use crate::histogram::Histogram;
+use crate::json::Object;
 use crate::progress::Progress;
-use crate::{CliError, CliResult, fail};
+use crate::{CliError, CliResult, fail, out};
 
 /// Operations served by one read transaction before a fresh snapshot is taken.
 const OPS_PER_TXN: u64 = 100;
@@ -29,10 +31,11 @@ const LOAD_BATCH: u64 = 50_000;
 const SCAN_LEN: usize = 10;
 
 /// A directory that is removed, with everything in it, when dropped.
-struct TempDir(PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new(parent: Option<PathBuf>) -> CliResult<TempDir> {
+    /// A fresh directory in `parent` (default: the system's temporary directory).
+    pub fn new(parent: Option<PathBuf>) -> CliResult<TempDir> {
         let base = parent.unwrap_or_else(std::env::temp_dir);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -64,13 +67,13 @@ fn key(i: u64) -> [u8; 24] {
 
 /// The value of entry `i`: its index (little-endian), then a filler byte (`gen` distinguishes
 /// rewrites).
-fn fill_value(buf: &mut [u8], i: u64, generation: u8) {
+pub fn fill_value(buf: &mut [u8], i: u64, generation: u8) {
     buf.fill(b'a' + generation % 26);
     let n = buf.len().min(8);
     buf[..n].copy_from_slice(&i.to_le_bytes()[..n]);
 }
 
-fn check_value(v: &[u8], i: u64, len: usize) -> CliResult {
+pub fn check_value(v: &[u8], i: u64, len: usize) -> CliResult {
     let n = len.min(8);
     if v.len() != len || v[..n] != i.to_le_bytes()[..n] {
         return fail!("bench read a wrong value for entry {i}");
@@ -79,84 +82,34 @@ fn check_value(v: &[u8], i: u64, len: usize) -> CliResult {
 }
 
 /// splitmix64, one per thread.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (((z ^ (z >> 31)) as u128 * n as u128) >> 64) as u64
+        z ^ (z >> 31)
+    }
+
+    /// A value in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+
+    /// A value in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
-/// Latencies in nanoseconds, in log-linear buckets (32 per power of two, ~3% precision).
-#[derive(Clone)]
-struct Histogram {
-    counts: Vec<u64>,
-    total: u64,
-}
-
-impl Histogram {
-    const SUB: u64 = 32;
-
-    fn new() -> Self {
-        Histogram { counts: vec![0; 64 * Self::SUB as usize], total: 0 }
-    }
-
-    fn bucket(ns: u64) -> usize {
-        if ns < Self::SUB {
-            return ns as usize;
-        }
-        let exp = 63 - u64::from(ns.leading_zeros()); // >= 5
-        let mantissa = (ns >> (exp - 5)) - Self::SUB;
-        (Self::SUB + (exp - 5) * Self::SUB + mantissa) as usize
-    }
-
-    fn lower_bound(bucket: usize) -> u64 {
-        let b = bucket as u64;
-        if b < Self::SUB {
-            return b;
-        }
-        let exp = (b - Self::SUB) / Self::SUB + 5;
-        let mantissa = (b - Self::SUB) % Self::SUB + Self::SUB;
-        mantissa << (exp - 5)
-    }
-
-    fn record(&mut self, d: Duration) {
-        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let last = self.counts.len() - 1;
-        self.counts[Self::bucket(ns).min(last)] += 1;
-        self.total += 1;
-    }
-
-    fn merge(&mut self, other: &Histogram) {
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
-        }
-        self.total += other.total;
-    }
-
-    fn percentile(&self, p: f64) -> u64 {
-        let target = ((self.total as f64 * p).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (i, &c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= target {
-                return Self::lower_bound(i);
-            }
-        }
-        0
-    }
-}
-
-/// What one phase measured.
-struct Row {
-    name: &'static str,
-    ops: u64,
-    elapsed: Duration,
-    latency: Option<Histogram>,
+/// What one phase (or one operation type of a workload) measured.
+pub struct Row {
+    pub name: &'static str,
+    pub ops: u64,
+    pub elapsed: Duration,
+    pub latency: Option<Histogram>,
 }
 
 /// Everything a worker thread needs.
@@ -311,7 +264,8 @@ fn measure(c: &mut Ctx<'_>, threads: u64, seconds: f64, phase: Phase) -> CliResu
     })
 }
 
-fn latency(ns: u64) -> String {
+/// A latency as people read it.
+pub fn latency(ns: u64) -> String {
     match ns {
         0..1_000 => format!("{ns} ns"),
         1_000..1_000_000 => format!("{:.1} µs", ns as f64 / 1e3),
@@ -319,15 +273,21 @@ fn latency(ns: u64) -> String {
     }
 }
 
-fn print_table(rows: &[Row]) {
-    println!(
+/// Prints the rows as a table.
+pub fn print_table(rows: &[Row]) -> CliResult {
+    out!(
         "{:<12} {:>12} {:>12} {:>10} {:>10} {:>10}",
-        "phase", "ops", "ops/s", "p50", "p99", "p99.9"
+        "phase",
+        "ops",
+        "ops/s",
+        "p50",
+        "p99",
+        "p99.9"
     );
     for r in rows {
         let rate = r.ops as f64 / r.elapsed.as_secs_f64().max(1e-9);
         let pct = |p| r.latency.as_ref().map_or("-".to_string(), |h| latency(h.percentile(p)));
-        println!(
+        out!(
             "{:<12} {:>12} {:>12} {:>10} {:>10} {:>10}",
             r.name,
             grouped(r.ops),
@@ -337,75 +297,91 @@ fn print_table(rows: &[Row]) {
             pct(0.999)
         );
     }
+    Ok(())
+}
+
+/// The rows as a JSON array: operations, operations per second, and latency percentiles in
+/// microseconds (absent for a phase without latencies).
+pub fn rows_json(rows: &[Row]) -> String {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let mut o = Object::new()
+                .str("name", r.name)
+                .num("ops", r.ops)
+                .float("ops_per_sec", r.ops as f64 / r.elapsed.as_secs_f64().max(1e-9))
+                .float("seconds", r.elapsed.as_secs_f64());
+            if let Some(h) = &r.latency {
+                for (key, p) in [("p50_us", 0.5), ("p99_us", 0.99), ("p999_us", 0.999)] {
+                    o = o.float(key, h.percentile(p) as f64 / 1e3);
+                }
+            }
+            o.finish()
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// The thread count: `--threads`, else one per core.
+pub fn threads(a: &BenchArgs) -> u64 {
+    a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64))
 }
 
 /// `folio bench`.
-pub fn bench(g: &Global, a: BenchArgs) -> CliResult {
-    if g.hex {
-        return fail!("--hex does not apply to `bench`");
-    }
-    if !(a.seconds > 0.0 && a.seconds <= 3600.0) {
-        return fail!("--seconds must be more than 0 and at most 3600");
-    }
-    let threads = a
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
+pub fn bench(a: BenchArgs) -> CliResult {
+    let threads = threads(&a);
+    let value_len = a.value_len.unwrap_or(150);
     let dir = TempDir::new(a.dir.clone())?;
     let path = dir.0.join("bench.db");
-    println!(
-        "folio bench: {} entries (24-byte keys, {}-byte values), {threads} threads, {} s per phase",
-        grouped(a.entries),
-        a.value_len,
-        a.seconds
-    );
-    println!("database: {}", path.display());
-    let rows = run(&path, g, &a, threads)?;
-    print_table(&rows);
+    if !a.json {
+        out!(
+            "folio bench: {} (24-byte keys, {value_len}-byte values), {}, {} s per phase",
+            counted(a.entries, "entry", "entries"),
+            counted(threads, "thread", "threads"),
+            a.seconds
+        );
+        out!("database: {}", path.display());
+    }
+    let (rows, file_bytes) = run(&path, &a, value_len, threads)?;
+    if a.json {
+        let o = Object::new()
+            .num("entries", a.entries)
+            .num("value_len", value_len as u64)
+            .num("threads", threads)
+            .num("file_bytes_after_load", file_bytes)
+            .raw("phases", &rows_json(&rows));
+        out!("{}", o.finish());
+    } else {
+        out!("database file after the load: {}\n", human_bytes(file_bytes));
+        print_table(&rows)?;
+    }
     drop(dir);
     Ok(())
 }
 
-fn run(path: &Path, g: &Global, a: &BenchArgs, threads: u64) -> CliResult<Vec<Row>> {
+fn run(path: &Path, a: &BenchArgs, value_len: usize, threads: u64) -> CliResult<(Vec<Row>, u64)> {
     let db = Options::new().synchronous(Synchronous::Off).open(path)?;
     let mut c = Ctx {
         db: &db,
-        table: g.table.as_deref(),
+        table: a.table.table.as_deref(),
         entries: a.entries,
-        value_len: a.value_len,
+        value_len,
         deadline: Instant::now(),
     };
     let mut rows = vec![load(&c)?];
     db.set_synchronous(Synchronous::Full);
     db.checkpoint(CheckpointMode::Truncate)?;
-    println!("database file after the load: {}\n", human_bytes(db.stats()?.file_bytes));
+    let file_bytes = db.stats()?.file_bytes;
     for phase in [Phase::Get, Phase::Scan, Phase::Mixed] {
         rows.extend(measure(&mut c, threads, a.seconds, phase)?);
     }
     db.close()?;
-    Ok(rows)
+    Ok((rows, file_bytes))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn histogram_buckets_are_ordered_and_tight() {
-        let mut last = 0;
-        for ns in [0u64, 1, 31, 32, 33, 63, 64, 100, 1_000, 123_456, 10_000_000_000] {
-            let b = Histogram::bucket(ns);
-            assert!(b >= last);
-            last = b;
-            let lo = Histogram::lower_bound(b);
-            assert!(lo <= ns && ns - lo <= ns / 32, "{ns} -> {lo}");
-        }
-        let mut h = Histogram::new();
-        for ns in 1..=1000u64 {
-            h.record(Duration::from_nanos(ns));
-        }
-        assert!((480..=500).contains(&h.percentile(0.5)));
-        assert!((960..=990).contains(&h.percentile(0.99)));
-    }
 
     #[test]
     fn keys_sort_by_index() {

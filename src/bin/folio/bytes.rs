@@ -1,21 +1,61 @@
-//! Keys and values on the command line and in the output: text (arguments byte for byte,
-//! output escaped) or hexadecimal.
+//! Keys and values on the command line and in the output: text (output escaped, arguments
+//! unescaped the same way, so what `scan` prints can be typed back) or hexadecimal.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 
-use crate::{CliResult, fail};
+use crate::{CliError, CliResult};
 
-/// The bytes of a command-line argument: hex-decoded with `hex`, else taken as they are.
+/// The bytes of a command-line argument: hex-decoded with `hex`, else unescaped. Input that
+/// does not decode is a usage error.
 pub fn arg_bytes(arg: &OsStr, hex: bool, what: &str) -> CliResult<Vec<u8>> {
     let raw = os_bytes(arg, what)?;
-    if !hex {
-        return Ok(raw);
+    let decoded = if hex {
+        from_hex(&raw).ok_or_else(|| "is not valid hex (an even number of 0-9a-f digits)".into())
+    } else {
+        unescape(&raw)
+    };
+    decoded.map_err(|why: String| {
+        CliError::Usage(format!("{what} \"{}\" {why}", String::from_utf8_lossy(&raw)))
+    })
+}
+
+/// Reverses [`escape`]: `\\`, `\t`, `\n`, `\r` and `\xNN` stand for their bytes; every other
+/// byte for itself. Any other backslash sequence is an error, so no input is ambiguous.
+pub fn unescape(text: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] != b'\\' {
+            out.push(text[i]);
+            i += 1;
+            continue;
+        }
+        let (byte, len) = match text.get(i + 1) {
+            Some(b'\\') => (b'\\', 2),
+            Some(b't') => (b'\t', 2),
+            Some(b'n') => (b'\n', 2),
+            Some(b'r') => (b'\r', 2),
+            Some(b'x') => match text.get(i + 2..i + 4).and_then(from_hex) {
+                Some(b) => (b[0], 4),
+                None => {
+                    return Err(format!(
+                        "has a bad \\x escape at byte {}: \\x needs two hex digits",
+                        i + 1
+                    ));
+                }
+            },
+            _ => {
+                return Err(format!(
+                    "has an unknown escape at byte {}: write a backslash as \\\\ (escapes: \\\\ \\t \\n \\r \\xNN)",
+                    i + 1
+                ));
+            }
+        };
+        out.push(byte);
+        i += len;
     }
-    match from_hex(&raw) {
-        Some(b) => Ok(b),
-        None => fail!("{what} {:?} is not valid hex (an even number of 0-9a-f digits)", arg),
-    }
+    Ok(out)
 }
 
 #[cfg(unix)]
@@ -28,7 +68,7 @@ fn os_bytes(arg: &OsStr, _what: &str) -> CliResult<Vec<u8>> {
 fn os_bytes(arg: &OsStr, what: &str) -> CliResult<Vec<u8>> {
     match arg.to_str() {
         Some(s) => Ok(s.as_bytes().to_vec()),
-        None => fail!("{what} is not valid Unicode; use --hex"),
+        None => Err(CliError::Usage(format!("{what} is not valid Unicode; use --hex"))),
     }
 }
 
@@ -95,6 +135,20 @@ mod tests {
         assert_eq!(escape(b"plain text"), "plain text");
         assert_eq!(escape("é".as_bytes()), "é");
         assert_eq!(escape(b"a\\b\tc\nd\x00\xff\x7f"), "a\\\\b\\tc\\nd\\x00\\xff\\x7f");
+    }
+
+    #[test]
+    fn unescape_reverses_escape() {
+        let samples: [&[u8]; 6] =
+            [b"plain", b"a\\b\tc\nd\re", b"\x00\xff\x7f\x1b", "é\u{1}".as_bytes(), b"", b"\\\\x41"];
+        for s in samples {
+            assert_eq!(unescape(escape(s).as_bytes()).unwrap(), s, "{}", escape(s));
+        }
+        assert!(unescape(br"\x41\X").unwrap_err().contains("byte 5"));
+        assert!(unescape(br"back\slash").is_err());
+        assert!(unescape(br"\x4").is_err());
+        assert!(unescape(br"trailing\").is_err());
+        assert_eq!(unescape(br"C:\\dir").unwrap(), br"C:\dir");
     }
 
     #[test]

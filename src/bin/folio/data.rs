@@ -1,24 +1,25 @@
 //! The data commands: `get`, `put`, `delete` and `scan`, on the default table or `--table`.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::ops::Bound;
+use std::path::Path;
 
-use folio::Synchronous;
+use folio::{MAX_VALUE_LEN, Synchronous};
 
-use crate::args::{GetArgs, Global, KeyArgs, PutArgs, ScanArgs};
+use crate::args::{DeleteArgs, GetArgs, PutArgs, ScanArgs};
 use crate::bytes::{arg_bytes, escape, show};
-use crate::{CliResult, fail, open};
+use crate::{CliError, CliResult, fail, open};
 
 fn not_found<T>(key: &[u8]) -> CliResult<T> {
     fail!("key \"{}\" not found", escape(key))
 }
 
 /// `folio get DB KEY`: prints the value (escaped, hex, or raw bytes).
-pub fn get(g: &Global, a: GetArgs) -> CliResult {
-    let key = arg_bytes(&a.key.key, g.hex, "key")?;
-    let db = open::read_only(&a.key.db)?;
+pub fn get(a: GetArgs) -> CliResult {
+    let key = arg_bytes(&a.key, a.hex.key(), "key")?;
+    let db = open::read_only(&a.db)?;
     let rx = db.begin_read()?;
-    let value = match open::read_table(&rx, g)? {
+    let value = match open::read_table(&rx, &a.table.table)? {
         Some(t) => t.get(&key)?,
         None => rx.get(&key)?,
     };
@@ -27,19 +28,41 @@ pub fn get(g: &Global, a: GetArgs) -> CliResult {
     if a.raw {
         out.write_all(&value)?;
     } else {
-        writeln!(out, "{}", show(&value, g.hex))?;
+        writeln!(out, "{}", show(&value, a.hex.value()))?;
     }
     out.flush()?;
     Ok(())
 }
 
+/// The bytes of a value file (`-`: standard input), refusing more than folio stores.
+fn read_value_file(path: &Path) -> CliResult<Vec<u8>> {
+    let limit = MAX_VALUE_LEN as u64 + 1;
+    let mut value = Vec::new();
+    let read = if path == Path::new("-") {
+        io::stdin().lock().take(limit).read_to_end(&mut value)
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| CliError::Msg(format!("cannot open {}: {e}", path.display())))?;
+        file.take(limit).read_to_end(&mut value)
+    };
+    read.map_err(|e| CliError::Msg(format!("cannot read {}: {e}", path.display())))?;
+    if value.len() > MAX_VALUE_LEN {
+        return Err(folio::Error::ValueTooLarge { len: value.len(), max: MAX_VALUE_LEN }.into());
+    }
+    Ok(value)
+}
+
 /// `folio put DB KEY VALUE`: one durable transaction.
-pub fn put(g: &Global, a: PutArgs) -> CliResult {
-    let key = arg_bytes(&a.key.key, g.hex, "key")?;
-    let value = arg_bytes(&a.value, g.hex, "value")?;
-    let db = open::create(&a.key.db, Synchronous::Full)?;
+pub fn put(a: PutArgs) -> CliResult {
+    let key = arg_bytes(&a.key, a.hex.key(), "key")?;
+    let value = match (&a.value, &a.value_file) {
+        (_, Some(path)) => read_value_file(path)?,
+        (Some(v), None) => arg_bytes(v, a.hex.value(), "value")?,
+        (None, None) => return Err(CliError::Usage("a value or --value-file is needed".into())),
+    };
+    let db = open::create(&a.db, Synchronous::Full)?;
     let mut tx = db.begin_write()?;
-    match &g.table {
+    match &a.table.table {
         Some(name) => tx.table(name)?.put(&key, &value)?,
         None => tx.put(&key, &value)?,
     }
@@ -48,12 +71,12 @@ pub fn put(g: &Global, a: PutArgs) -> CliResult {
 }
 
 /// `folio delete DB KEY`: fails if the key (or the table) does not exist.
-pub fn delete(g: &Global, a: KeyArgs) -> CliResult {
-    let key = arg_bytes(&a.key, g.hex, "key")?;
+pub fn delete(a: DeleteArgs) -> CliResult {
+    let key = arg_bytes(&a.key, a.hex, "key")?;
     let db = open::existing(&a.db)?;
     let mut tx = db.begin_write()?;
-    open::table_must_exist(&tx, g)?;
-    let existed = match &g.table {
+    open::table_must_exist(&tx, &a.table.table)?;
+    let existed = match &a.table.table {
         Some(name) => tx.table(name)?.delete(&key)?,
         None => tx.delete(&key)?,
     };
@@ -95,15 +118,16 @@ fn scan_bounds(
 }
 
 /// `folio scan DB`: `key<TAB>value` lines in key order (or keys only).
-pub fn scan(g: &Global, a: ScanArgs) -> CliResult {
+pub fn scan(a: ScanArgs) -> CliResult {
+    let (hk, hv) = (a.hex.key(), a.hex.value());
     let opt = |arg: &Option<std::ffi::OsString>, what| {
-        arg.as_deref().map(|s| arg_bytes(s, g.hex, what)).transpose()
+        arg.as_deref().map(|s| arg_bytes(s, hk, what)).transpose()
     };
     let (start, end) =
-        scan_bounds(opt(&a.prefix, "prefix")?, opt(&a.from, "--from")?, opt(&a.to, "--to")?);
+        scan_bounds(opt(&a.prefix, "--prefix")?, opt(&a.from, "--from")?, opt(&a.to, "--to")?);
     let db = open::read_only(&a.db)?;
     let rx = db.begin_read()?;
-    let table = open::read_table(&rx, g)?;
+    let table = open::read_table(&rx, &a.table.table)?;
     if let (Some(s), Some(e)) = (&start, &end) {
         if s >= e {
             return Ok(());
@@ -121,9 +145,9 @@ pub fn scan(g: &Global, a: ScanArgs) -> CliResult {
     for item in items.take(a.limit.unwrap_or(u64::MAX) as usize) {
         let (k, v) = item?;
         if a.keys_only {
-            writeln!(out, "{}", show(k, g.hex))?;
+            writeln!(out, "{}", show(k, hk))?;
         } else {
-            writeln!(out, "{}\t{}", show(k, g.hex), show(&v, g.hex))?;
+            writeln!(out, "{}\t{}", show(k, hk), show(&v, hv))?;
         }
     }
     out.flush()?;

@@ -2,27 +2,25 @@
 //! `dumpfmt`).
 //!
 //! A dump reads one snapshot, so it is consistent while writers continue. A load is a bulk
-//! load: one write transaction per batch at `Synchronous::Off`, then `Full` and a truncating
-//! checkpoint, so the database is fully durable when `load` returns.
+//! load at `Synchronous::Off`, then `Full` and a truncating checkpoint, so the database is
+//! fully durable when `load` returns. By default the whole load is one write transaction:
+//! a large transaction buffers its writes and merges them into the tree sorted, so a dump in
+//! any key order loads packed and fast, and a failure leaves the database as it was. With
+//! `--batch N` it commits every N entries, and a failure reports what was committed.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::time::Instant;
 
+use std::path::Path;
+
 use folio::{CheckpointMode, Database, ReadTxn, Synchronous, WriteTxn};
 
-use crate::admin::grouped;
-use crate::args::{DumpArgs, Global, LoadArgs};
+use crate::admin::{counted, grouped};
+use crate::args::{DumpArgs, LoadArgs};
 use crate::dumpfmt::{HEADER, Line, parse_line, write_token};
 use crate::progress::Progress;
-use crate::{CliError, CliResult, fail, open};
-
-fn no_hex(g: &Global, command: &str) -> CliResult {
-    if g.hex {
-        return fail!("--hex does not apply to `{command}`: its format is binary-safe already");
-    }
-    Ok(())
-}
+use crate::{CliError, CliResult, fail, open, out};
 
 /// Writes the entries of one table (`None`: the default table); returns how many.
 fn dump_table(rx: &ReadTxn<'_>, name: Option<&str>, out: &mut impl Write) -> CliResult<u64> {
@@ -47,11 +45,10 @@ fn dump_table(rx: &ReadTxn<'_>, name: Option<&str>, out: &mut impl Write) -> Cli
 }
 
 /// `folio dump DB`: the default table, then every named table (or only `--table`).
-pub fn dump(g: &Global, a: DumpArgs) -> CliResult {
-    no_hex(g, "dump")?;
+pub fn dump(a: DumpArgs) -> CliResult {
     let db = open::read_only(&a.db)?;
     let rx = db.begin_read()?;
-    let tables: Vec<Option<String>> = match &g.table {
+    let tables: Vec<Option<String>> = match &a.table {
         Some(name) => {
             rx.table(name)?;
             vec![Some(name.clone())]
@@ -85,10 +82,18 @@ struct Loader<'db> {
     table: Option<String>,
     /// Only entries of this table are loaded (`--table`).
     only: Option<String>,
+    /// Whether the dump had a `table` line for `only`.
+    only_seen: bool,
+    /// Entries per transaction (`u64::MAX`: one transaction for the whole load).
     batch: u64,
     in_batch: u64,
     read: u64,
     loaded: u64,
+    /// Entries committed so far, and the last line a commit covered.
+    committed: u64,
+    committed_through: u64,
+    /// The line being read.
+    line: u64,
 }
 
 impl<'db> Loader<'db> {
@@ -110,6 +115,9 @@ impl<'db> Loader<'db> {
         }
         let name = String::from_utf8(name).map_err(|_| "a table name is not UTF-8".to_string())?;
         self.table = Some(name);
+        if self.only.is_some() && self.wanted() {
+            self.only_seen = true;
+        }
         if self.wanted() {
             // Creates the table now, so that empty tables survive the round trip.
             let name = self.table.clone().unwrap_or_default();
@@ -140,9 +148,23 @@ impl<'db> Loader<'db> {
     fn commit(&mut self) -> CliResult {
         if let Some(tx) = self.tx.take() {
             tx.commit()?;
+            self.committed = self.loaded;
+            self.committed_through = self.line;
         }
         self.in_batch = 0;
         Ok(())
+    }
+
+    /// What a failure leaves behind, for its message.
+    fn outcome(&self) -> String {
+        match self.committed {
+            0 => "nothing was loaded".to_string(),
+            n => format!(
+                "{} committed before it (through line {}), none after",
+                counted(n, "entry was", "entries were"),
+                grouped(self.committed_through)
+            ),
+        }
     }
 }
 
@@ -157,19 +179,21 @@ fn read_header(input: &mut impl BufRead) -> CliResult {
     Ok(())
 }
 
-/// Reads the dump after its header line by line into `loader`; returns when the `end` line has been checked.
+/// Reads the dump after its header line by line into `loader`; returns when the `end` line
+/// has been checked. Errors name the line.
 fn load_lines(input: &mut impl BufRead, loader: &mut Loader<'_>, bar: &Progress) -> CliResult {
     let mut buf = Vec::new();
-    let mut lineno = 1u64;
+    loader.line = 1;
     let mut offset = 0u64;
-    let at = |n: u64, msg: String| CliError::Msg(format!("line {n} of the dump: {msg}"));
+    let at = |n: u64, msg: String| CliError::Msg(format!("line {} of the dump: {msg}", grouped(n)));
     loop {
         buf.clear();
         let n = input.read_until(b'\n', &mut buf)?;
         if n == 0 {
             return fail!("the dump ends without its `end` line (truncated?)");
         }
-        lineno += 1;
+        loader.line += 1;
+        let lineno = loader.line;
         offset += n as u64;
         bar.set(offset);
         let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
@@ -197,10 +221,8 @@ fn expect_eof(input: &mut impl BufRead, lineno: u64) -> CliResult {
     Ok(())
 }
 
-/// `folio load DB`: bulk-loads a dump from stdin or `--input`.
-pub fn load(g: &Global, a: LoadArgs) -> CliResult {
-    no_hex(g, "load")?;
-    let (mut input, bar): (Box<dyn BufRead>, Progress) = match &a.input {
+fn open_input(path: &Option<std::path::PathBuf>) -> CliResult<(Box<dyn BufRead>, Progress)> {
+    Ok(match path {
         Some(path) => {
             let f = File::open(path)
                 .map_err(|e| CliError::Msg(format!("cannot open {}: {e}", path.display())))?;
@@ -210,31 +232,64 @@ pub fn load(g: &Global, a: LoadArgs) -> CliResult {
         None => {
             (Box::new(BufReader::with_capacity(1 << 20, io::stdin())), Progress::spinner("loading"))
         }
-    };
+    })
+}
+
+/// Removes a database that this load created and left empty (its WAL too, if any).
+fn remove_created(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let _ = std::fs::remove_file(wal);
+}
+
+/// `folio load DB`: bulk-loads a dump from stdin or `--input`.
+pub fn load(a: LoadArgs) -> CliResult {
+    let (mut input, bar) = open_input(&a.input)?;
     let started = Instant::now();
     read_header(&mut input)?;
+    let created = !a.db.exists();
     let db = open::create(&a.db, Synchronous::Off)?;
     let mut loader = Loader {
         db: &db,
         tx: None,
         table: None,
-        only: g.table.clone(),
-        batch: a.batch,
+        only: a.table.clone(),
+        only_seen: false,
+        batch: a.batch.unwrap_or(u64::MAX),
         in_batch: 0,
         read: 0,
         loaded: 0,
+        committed: 0,
+        committed_through: 0,
+        line: 0,
     };
-    let result = load_lines(&mut input, &mut loader, &bar).and_then(|()| loader.commit());
-    let loaded = loader.loaded;
+    let mut result = load_lines(&mut input, &mut loader, &bar);
+    if result.is_ok() && loader.only.is_some() && !loader.only_seen {
+        let name = loader.only.clone().unwrap_or_default();
+        result = fail!("the dump has no table {name:?}");
+    }
+    let result = result.and_then(|()| loader.commit());
+    let (loaded, committed, outcome) = (loader.loaded, loader.committed, loader.outcome());
     drop(loader);
     drop(bar);
-    result?;
+    if let Err(e) = result {
+        let msg = match e {
+            CliError::Msg(m) => format!("{m}; {outcome}"),
+            other => return Err(other),
+        };
+        drop(db);
+        if created && committed == 0 {
+            remove_created(&a.db);
+        }
+        return Err(CliError::Msg(msg));
+    }
     db.set_synchronous(Synchronous::Full);
     db.checkpoint(CheckpointMode::Truncate)?;
     db.close()?;
-    println!(
-        "loaded {} entries into {} in {:.2} s",
-        grouped(loaded),
+    out!(
+        "loaded {} into {} in {:.2} s",
+        counted(loaded, "entry", "entries"),
         a.db.display(),
         started.elapsed().as_secs_f64()
     );

@@ -51,6 +51,13 @@ impl Object {
         self.raw(key, &n.to_string())
     }
 
+    /// Adds a floating-point number (finite; written with up to 3 decimals).
+    pub fn float(self, key: &str, x: f64) -> Self {
+        let x = if x.is_finite() { x } else { 0.0 };
+        let text = format!("{x:.3}");
+        self.raw(key, text.trim_end_matches('0').trim_end_matches('.'))
+    }
+
     /// Adds a boolean.
     pub fn bool(self, key: &str, b: bool) -> Self {
         self.raw(key, if b { "true" } else { "false" })
@@ -86,13 +93,14 @@ mod tests {
     fn writes_valid_json() {
         let o = Object::new()
             .num("n", 3u64)
+            .float("f", 2.50)
             .bool("ok", true)
             .str("s", "a\"b\\\n\u{1}")
             .strs("l", &["x".into()])
             .obj("o", Object::new());
         assert_eq!(
             o.finish(),
-            r#"{"n": 3, "ok": true, "s": "a\"b\\\n\u0001", "l": ["x"], "o": {}}"#
+            r#"{"n": 3, "f": 2.5, "ok": true, "s": "a\"b\\\n\u0001", "l": ["x"], "o": {}}"#
         );
     }
 }

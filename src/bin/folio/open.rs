@@ -5,7 +5,6 @@ use std::path::Path;
 
 use folio::{Database, Options, ReadTxn, Synchronous, Table, WriteTxn};
 
-use crate::args::Global;
 use crate::{CliResult, fail};
 
 /// Fails unless `path` is an existing regular file.
@@ -38,28 +37,20 @@ pub fn create(path: &Path, level: Synchronous) -> CliResult<Database> {
     Ok(Options::new().synchronous(level).open(path)?)
 }
 
-/// Fails if `--table` was given to a command that works on the whole database.
-pub fn no_table(g: &Global, command: &str) -> CliResult {
-    match &g.table {
-        Some(_) => fail!("--table does not apply to `{command}`: it works on the whole database"),
-        None => Ok(()),
-    }
-}
-
 /// The `--table` table of a read transaction (`None` for the default table).
 pub fn read_table<'r>(
     rx: &'r ReadTxn<'_>,
-    g: &Global,
+    table: &Option<String>,
 ) -> CliResult<Option<Table<'r, folio::pager::View>>> {
-    match &g.table {
+    match table {
         Some(name) => Ok(Some(rx.table(name)?)),
         None => Ok(None),
     }
 }
 
 /// Fails if `--table` names a table the write transaction cannot see.
-pub fn table_must_exist(tx: &WriteTxn<'_>, g: &Global) -> CliResult {
-    match &g.table {
+pub fn table_must_exist(tx: &WriteTxn<'_>, table: &Option<String>) -> CliResult {
+    match table {
         Some(name) if !tx.table_exists(name)? => {
             Err(folio::Error::TableNotFound(name.clone()).into())
         }
