@@ -221,11 +221,15 @@ fn expect_eof(input: &mut impl BufRead, lineno: u64) -> CliResult {
     Ok(())
 }
 
-fn open_input(path: &Option<std::path::PathBuf>) -> CliResult<(Box<dyn BufRead>, Progress)> {
+fn open_input(
+    path: &Option<std::path::PathBuf>,
+    db: &Path,
+) -> CliResult<(Box<dyn BufRead>, Progress)> {
     Ok(match path {
         Some(path) => {
             let f = File::open(path)
                 .map_err(|e| CliError::Msg(format!("cannot open {}: {e}", path.display())))?;
+            refuse_input_alias(&f, path, db)?;
             let len = f.metadata()?.len();
             (Box::new(BufReader::with_capacity(1 << 20, f)), Progress::bytes(len, "loading"))
         }
@@ -235,17 +239,43 @@ fn open_input(path: &Option<std::path::PathBuf>) -> CliResult<(Box<dyn BufRead>,
     })
 }
 
-/// Removes a database that this load created and left empty (its WAL too, if any).
-fn remove_created(path: &Path) {
-    let _ = std::fs::remove_file(path);
-    let mut wal = path.as_os_str().to_owned();
+/// The WAL beside a database file.
+fn wal_of(db: &Path) -> std::path::PathBuf {
+    let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
-    let _ = std::fs::remove_file(wal);
+    wal.into()
+}
+
+/// Refuses an input that is, by device and inode (any spelling or link), the database being
+/// loaded or its WAL: the load would read what it writes.
+fn refuse_input_alias(input: &File, input_path: &Path, db: &Path) -> CliResult {
+    use std::os::unix::fs::MetadataExt;
+    let m = input.metadata()?;
+    for (file, what) in [(db.to_path_buf(), "database"), (wal_of(db), "database's WAL")] {
+        if let Ok(t) = std::fs::metadata(&file) {
+            if (t.dev(), t.ino()) == (m.dev(), m.ino()) {
+                return fail!(
+                    "the input {} is the {what} being loaded ({})",
+                    input_path.display(),
+                    file.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes a database that this load created and left empty (its WAL too, if any). The
+/// library created it where the path leads, through any symbolic link.
+fn remove_created(path: &Path) {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let _ = std::fs::remove_file(wal_of(&real));
+    let _ = std::fs::remove_file(real);
 }
 
 /// `folio load DB`: bulk-loads a dump from stdin or `--input`.
 pub fn load(a: LoadArgs) -> CliResult {
-    let (mut input, bar) = open_input(&a.input)?;
+    let (mut input, bar) = open_input(&a.input, &a.db)?;
     let started = Instant::now();
     read_header(&mut input)?;
     let created = !a.db.exists();
