@@ -371,11 +371,12 @@ fn base() -> &'static Base {
 
 /// Target `wal_recovery`: the fixed main file and a WAL described by the bytes.
 ///
-/// Layout: salt byte, generation byte, header flags, frame count; then per frame an op
-/// byte (bits 0-1 the frame's source: a donor frame, a commit of a mutated header carried by
-/// the header page, a main-file page, raw bytes; bit 2 patch bytes of the page; bit 3
-/// override the page number; bit 4 flip the commit flag; bit 5 leave the page checksum
-/// stale; bit 6 break the chained checksum) and its arguments.
+/// Layout: salt byte, generation byte, header flags (bit 0: 8 KiB pages, bit 1: another
+/// database's id, bit 2: each frame records every earlier frame as synced), frame count;
+/// then per frame an op byte (bits 0-1 the frame's source: a donor frame, a commit of a
+/// mutated header carried by the header page, a main-file page, raw bytes; bit 2 patch
+/// bytes of the page; bit 3 override the page number; bit 4 flip the commit flag; bit 5
+/// leave the page checksum stale; bit 6 break the chained checksum) and its arguments.
 /// Whatever bytes remain are appended to the WAL as they are.
 pub fn wal_recovery(data: &[u8]) {
     let b = base();
@@ -390,11 +391,14 @@ pub fn wal_recovery(data: &[u8]) {
         salt,
         generation,
     };
+    // Header flag bit 2: every frame records all frames before it as synced, so that a
+    // broken frame with intact frames after it reads as data loss, not as a torn tail.
+    let claims_synced = flags & 4 != 0;
     let (hbytes, mut chain) = header.encode();
     let mut wal = hbytes.to_vec();
     let nframes = inp.u8() % 40;
     let mut last_meta = b.meta;
-    for _ in 0..nframes {
+    for i in 0..nframes {
         if inp.is_empty() {
             break;
         }
@@ -468,7 +472,8 @@ pub fn wal_recovery(data: &[u8]) {
         if let Some(m) = commit {
             last_meta = m;
         }
-        let fh = FrameHeader::seal(pgno, commit.as_ref(), salt, chain, &page);
+        let durable = if claims_synced { u64::from(i) } else { 0 };
+        let fh = FrameHeader::seal(pgno, commit.as_ref(), salt, durable, chain, &page);
         let mut fbytes = fh.encode();
         if op & 64 != 0 {
             fbytes[16..20].copy_from_slice(&inp.u32().to_le_bytes());

@@ -195,6 +195,9 @@ impl Vfs for TapVfs {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         self.0.call(File::Other, Kind::SyncDir, || self.0.inner.sync_dir(dir))
     }
+    fn read_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        self.0.inner.read_dir(dir)
+    }
 }
 
 impl Storage for TapFile {

@@ -179,7 +179,11 @@ impl<'db> TxnPages<'db> {
     ) -> Result<(u64, bool)> {
         self.prepare_wal();
         let refs: Vec<(u32, &[u8])> = frames.iter().map(|(p, b)| (*p, &b[..])).collect();
-        match self.writer().wal.append(&refs, commit) {
+        let synced = self.shared.group.synced();
+        let w = self.writer();
+        // Sequences at or below `gen_base` belong to earlier generations.
+        let durable = synced.saturating_sub(w.gen_base);
+        match w.wal.append(&refs, commit, durable) {
             Ok(a) => Ok((a.first, a.remapped)),
             Err(e) => Err(self.write_failed(e)),
         }

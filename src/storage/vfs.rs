@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{FileStorage, Storage};
@@ -32,6 +32,8 @@ pub trait Vfs: Send + Sync + 'static {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes creations, renames and removals in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// The paths of the entries of directory `dir`, in no particular order.
+    fn read_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
 }
 
 /// The directory holding `path` ("." for a bare file name).
@@ -71,5 +73,9 @@ impl Vfs for OsVfs {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         super::sync_dir(dir)
+    }
+
+    fn read_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect()
     }
 }

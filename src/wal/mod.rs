@@ -5,6 +5,7 @@
 //! vectored write; at `Full`/`Barrier`/`Extra` the WAL is `fdatasync`ed before the commit is
 //! published to readers. The main file is never written here.
 
+pub mod damage;
 pub mod index;
 pub mod recovery;
 pub mod writer;

@@ -127,11 +127,14 @@ impl WalWriter {
 
     /// Appends one frame per `(page number, page)`. With `commit` (the transaction's new
     /// header), the last frame commits and carries it. Pages must already carry their page
-    /// checksum. On error nothing is considered written.
+    /// checksum. `durable` is how far this generation is known to be synced (a local frame
+    /// number); every frame records it, capped at the last commit frame. On error nothing is
+    /// considered written.
     pub fn append(
         &mut self,
         frames: &[(u32, &[u8])],
         commit: Option<&Meta>,
+        durable: u64,
     ) -> io::Result<Appended> {
         debug_assert!(!frames.is_empty());
         let first = self.next_frame;
@@ -143,10 +146,13 @@ impl WalWriter {
         let start = frame_offset(first, self.page_size);
         let mut headers = Vec::with_capacity(frames.len());
         let mut chain = self.chain;
+        // Frames up to the last commit are never rewritten in this generation, so a claim
+        // beyond it could only be wrong; recovery would take it for proof of data loss.
+        let durable = durable.min(self.commit_frame);
         for (i, (pgno, page)) in frames.iter().enumerate() {
             debug_assert_eq!(page.len(), self.page_size as usize);
             let record = commit.filter(|_| i + 1 == frames.len());
-            let fh = FrameHeader::seal(*pgno, record, self.header.salt, chain, page);
+            let fh = FrameHeader::seal(*pgno, record, self.header.salt, durable, chain, page);
             chain = fh.crc;
             headers.push(fh.encode());
         }
@@ -251,6 +257,23 @@ impl WalWriter {
         self.capacity = 0;
         self.high_water = 1;
         self.map = Arc::new(Map::empty());
+        Ok(())
+    }
+
+    /// Cuts the file back to the end of the last commit frame and syncs it. For a WAL whose
+    /// damage lost commits, once a copy of it is safe: the intact frames past the damage
+    /// vouch for frames that the next commits overwrite, and must not outlive them.
+    pub fn cut_after_commit(&mut self) -> io::Result<()> {
+        debug_assert!(self.header_written && self.next_frame == self.commit_frame + 1);
+        let end = frame_offset(self.commit_frame + 1, self.page_size);
+        // No map may reach past the new end while the file shrinks.
+        self.map = Arc::new(Map::empty());
+        self.storage.set_len(end)?;
+        self.storage.sync()?;
+        self.map = Arc::new(self.storage.map(end)?);
+        self.capacity = end;
+        self.high_water = self.commit_frame + 1;
+        self.check_invariants();
         Ok(())
     }
 

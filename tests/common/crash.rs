@@ -250,6 +250,9 @@ impl Vfs for LogVfs {
     fn sync_dir(&self, d: &Path) -> io::Result<()> {
         self.log(format_args!("sync_dir {}", d.display()), self.sim.sync_dir(d))
     }
+    fn read_dir(&self, d: &Path) -> io::Result<Vec<std::path::PathBuf>> {
+        self.sim.read_dir(d)
+    }
 }
 
 impl LogStorage {
