@@ -21,7 +21,9 @@ use folio::format::Meta;
 use folio::format::checksum::seal_page;
 use folio::format::wal::{FRAME_HEADER_SIZE, FrameHeader, WAL_HEADER_SIZE, WalHeader};
 use folio::storage::{Fault, SimVfs};
-use folio::{AutoVacuum, CheckpointMode, Database, Error, Options, ReadTxn, Synchronous};
+use folio::{
+    AutoVacuum, CheckpointMode, CommitOutcome, Database, Error, Options, ReadTxn, Synchronous,
+};
 
 const DB: &str = "/fuzz.db";
 const WAL: &str = "/fuzz.db-wal";
@@ -596,7 +598,10 @@ struct Run {
 
 /// Errors an operation may return under injected faults; anything else is a bug.
 fn expected_error(e: &Error) -> bool {
-    matches!(e, Error::Io { .. } | Error::NeedsRecovery(_) | Error::Busy(_))
+    match e {
+        Error::CommitUnknown { source } => expected_error(source),
+        e => matches!(e, Error::Io { .. } | Error::NeedsRecovery(_) | Error::Busy(_)),
+    }
 }
 
 impl Run {
@@ -605,6 +610,9 @@ impl Run {
     }
 
     fn note_error(&mut self, e: &Error) {
+        if let Error::CommitUnknown { source } = e {
+            return self.note_error(source);
+        }
         if matches!(e, Error::Io { path, .. } if path == Path::new(DB)) && !self.vfs.crashed() {
             self.main_io_error = true;
         }
@@ -881,7 +889,9 @@ fn txn(run: &mut Run, db: &Database, inp: &mut Input<'_>) -> bool {
         }
         Err(e) if expected_error(&e) => {
             run.note_error(&e);
-            if local != run.model.live {
+            // A commit reported not committed must never come back: only one of unknown
+            // outcome is a candidate for recovery.
+            if local != run.model.live && e.commit_outcome() == CommitOutcome::Unknown {
                 run.model.failed.push(local);
             }
             true

@@ -357,6 +357,13 @@ impl Database {
     }
 
     /// Writes `key` in its own durable transaction.
+    ///
+    /// # Errors
+    ///
+    /// As [`WriteTxn::commit`]: [`Error::commit_outcome`] says whether the write is certainly
+    /// absent ([`CommitOutcome::NotCommitted`](crate::CommitOutcome::NotCommitted), as is
+    /// every error before the commit, such as [`Error::KeyTooLarge`]) or present or not until
+    /// the database is reopened ([`Error::CommitUnknown`]).
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let mut tx = self.begin_write()?;
         tx.put(key, value)?;
@@ -364,6 +371,11 @@ impl Database {
     }
 
     /// Deletes `key` in its own durable transaction; returns whether it existed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Database::put`]: [`Error::commit_outcome`] says whether the delete certainly did
+    /// not happen or its outcome is unknown until the database is reopened.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         let mut tx = self.begin_write()?;
         let existed = tx.delete(key)?;

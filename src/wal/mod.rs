@@ -12,4 +12,4 @@ pub mod writer;
 
 pub use index::{SegmentList, WalIndex};
 pub use recovery::{RecoveryInfo, recover};
-pub use writer::WalWriter;
+pub use writer::{AppendError, WalWriter};
