@@ -86,7 +86,15 @@ fn print_stats(path: &Path, s: &Stats, r: &RecoveryInfo, tables: &[(String, u64)
     }
     row("checkpoints", format!("{} since open", s.checkpoint_count));
     row("active readers", s.active_readers.to_string());
-    let tail = if r.tail_corrupt { "damaged tail discarded" } else { "clean end" };
+    let tail = match (r.damaged_frame, r.tail_corrupt) {
+        (Some(f), _) => format!(
+            "WAL damaged at frame {f}: {} {} lost",
+            grouped(r.commits_lost),
+            plural(r.commits_lost, "commit", "commits")
+        ),
+        (None, true) => "damaged tail discarded".into(),
+        (None, false) => "clean end".into(),
+    };
     row(
         "recovery",
         format!(
@@ -119,7 +127,9 @@ fn stats_json(path: &Path, s: &Stats, r: &RecoveryInfo, tables: &[(String, u64)]
         .num("commits_replayed", r.commits_replayed)
         .num("frames_replayed", r.frames_replayed)
         .num("bytes_discarded", r.bytes_discarded)
-        .bool("tail_corrupt", r.tail_corrupt);
+        .bool("tail_corrupt", r.tail_corrupt)
+        .num("commits_lost", r.commits_lost)
+        .num("frames_intact_after_damage", r.frames_intact_after_damage);
     let tables = tables.iter().fold(Object::new(), |o, (name, len)| o.num(name, *len));
     Object::new()
         .str("path", &path.display().to_string())
@@ -160,6 +170,13 @@ fn run_check(path: &Path) -> CliResult<CheckReport> {
 /// `folio check DB`: exits non-zero if any problem is found.
 pub fn check(g: &Global, a: CheckArgs) -> CliResult {
     open::no_table(g, "check")?;
+    if a.acknowledge {
+        let db = open::existing(&a.db)?;
+        for copy in db.acknowledge_wal_damage()? {
+            eprintln!("acknowledged: {}", copy.display());
+        }
+        db.close()?;
+    }
     let report = run_check(&a.db)?;
     if a.json {
         let o = Object::new()
