@@ -21,7 +21,9 @@ use folio::format::Meta;
 use folio::format::checksum::seal_page;
 use folio::format::wal::{FRAME_HEADER_SIZE, FrameHeader, WAL_HEADER_SIZE, WalHeader};
 use folio::storage::{Fault, SimVfs};
-use folio::{AutoVacuum, CheckpointMode, Database, Error, Options, ReadTxn, Synchronous};
+use folio::{
+    AutoVacuum, CheckpointMode, CommitOutcome, Database, Error, Options, ReadTxn, Synchronous,
+};
 
 const DB: &str = "/fuzz.db";
 const WAL: &str = "/fuzz.db-wal";
@@ -371,11 +373,12 @@ fn base() -> &'static Base {
 
 /// Target `wal_recovery`: the fixed main file and a WAL described by the bytes.
 ///
-/// Layout: salt byte, generation byte, header flags, frame count; then per frame an op
-/// byte (bits 0-1 the frame's source: a donor frame, a commit of a mutated header carried by
-/// the header page, a main-file page, raw bytes; bit 2 patch bytes of the page; bit 3
-/// override the page number; bit 4 flip the commit flag; bit 5 leave the page checksum
-/// stale; bit 6 break the chained checksum) and its arguments.
+/// Layout: salt byte, generation byte, header flags (bit 0: 8 KiB pages, bit 1: another
+/// database's id, bit 2: each frame records every earlier frame as synced), frame count;
+/// then per frame an op byte (bits 0-1 the frame's source: a donor frame, a commit of a
+/// mutated header carried by the header page, a main-file page, raw bytes; bit 2 patch
+/// bytes of the page; bit 3 override the page number; bit 4 flip the commit flag; bit 5
+/// leave the page checksum stale; bit 6 break the chained checksum) and its arguments.
 /// Whatever bytes remain are appended to the WAL as they are.
 pub fn wal_recovery(data: &[u8]) {
     let b = base();
@@ -390,11 +393,14 @@ pub fn wal_recovery(data: &[u8]) {
         salt,
         generation,
     };
+    // Header flag bit 2: every frame records all frames before it as synced, so that a
+    // broken frame with intact frames after it reads as data loss, not as a torn tail.
+    let claims_synced = flags & 4 != 0;
     let (hbytes, mut chain) = header.encode();
     let mut wal = hbytes.to_vec();
     let nframes = inp.u8() % 40;
     let mut last_meta = b.meta;
-    for _ in 0..nframes {
+    for i in 0..nframes {
         if inp.is_empty() {
             break;
         }
@@ -468,7 +474,8 @@ pub fn wal_recovery(data: &[u8]) {
         if let Some(m) = commit {
             last_meta = m;
         }
-        let fh = FrameHeader::seal(pgno, commit.as_ref(), salt, chain, &page);
+        let durable = if claims_synced { u64::from(i) } else { 0 };
+        let fh = FrameHeader::seal(pgno, commit.as_ref(), salt, durable, chain, &page);
         let mut fbytes = fh.encode();
         if op & 64 != 0 {
             fbytes[16..20].copy_from_slice(&inp.u32().to_le_bytes());
@@ -591,7 +598,10 @@ struct Run {
 
 /// Errors an operation may return under injected faults; anything else is a bug.
 fn expected_error(e: &Error) -> bool {
-    matches!(e, Error::Io { .. } | Error::NeedsRecovery(_) | Error::Busy(_))
+    match e {
+        Error::CommitUnknown { source } => expected_error(source),
+        e => matches!(e, Error::Io { .. } | Error::NeedsRecovery(_) | Error::Busy(_)),
+    }
 }
 
 impl Run {
@@ -600,6 +610,9 @@ impl Run {
     }
 
     fn note_error(&mut self, e: &Error) {
+        if let Error::CommitUnknown { source } = e {
+            return self.note_error(source);
+        }
         if matches!(e, Error::Io { path, .. } if path == Path::new(DB)) && !self.vfs.crashed() {
             self.main_io_error = true;
         }
@@ -876,7 +889,9 @@ fn txn(run: &mut Run, db: &Database, inp: &mut Input<'_>) -> bool {
         }
         Err(e) if expected_error(&e) => {
             run.note_error(&e);
-            if local != run.model.live {
+            // A commit reported not committed must never come back: only one of unknown
+            // outcome is a candidate for recovery.
+            if local != run.model.live && e.commit_outcome() == CommitOutcome::Unknown {
                 run.model.failed.push(local);
             }
             true

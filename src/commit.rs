@@ -39,6 +39,11 @@ impl GroupCommit {
         self.state.lock().written
     }
 
+    /// Highest sequence a completed sync covers: every frame up to it is durable.
+    pub fn synced(&self) -> u64 {
+        self.state.lock().synced
+    }
+
     /// Whether frames were written since the last sync.
     pub fn has_unsynced(&self) -> bool {
         let s = self.state.lock();

@@ -67,6 +67,8 @@ pub struct Shared {
     pub(crate) checkpoint_lock: Mutex<()>,
     pub(crate) checkpoints: AtomicU64,
     pub(crate) recovery: RecoveryInfo,
+    /// The copy of a damaged WAL the open kept, if it found one.
+    pub(crate) damaged_copy: Option<PathBuf>,
     pub(crate) closed: AtomicBool,
     pub(crate) wake: (Mutex<bool>, Condvar),
 }
@@ -389,6 +391,7 @@ impl Database {
             checkpoint_lock: Mutex::new(()),
             checkpoints: AtomicU64::new(0),
             recovery: o.recovery,
+            damaged_copy: o.damaged_copy,
             closed: AtomicBool::new(false),
             wake: (Mutex::new(false), Condvar::new()),
             opts,
@@ -434,7 +437,14 @@ impl Database {
     ///
     /// # Errors
     ///
-    /// [`Error::KeyTooLarge`] / [`Error::ValueTooLarge`] past the limits; [`Error::ReadOnly`] on a read-only handle; [`Error::Corrupt`] if a page it reads is damaged (naming the file and page); [`Error::Io`] if the commit's WAL write or sync fails (a failed sync fences the handle); [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
+    /// [`Error::KeyTooLarge`] / [`Error::ValueTooLarge`] past the limits; [`Error::ReadOnly`]
+    /// on a read-only handle; [`Error::Corrupt`] if a page it reads is damaged (naming the
+    /// file and page); [`Error::Io`] if the commit's WAL write fails;
+    /// [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync. As
+    /// for [`WriteTxn::commit`], [`Error::commit_outcome`] says whether the write is certainly
+    /// absent ([`CommitOutcome::NotCommitted`](crate::CommitOutcome::NotCommitted), as is
+    /// every error before the commit, such as [`Error::KeyTooLarge`]) or present or not until
+    /// the database is reopened ([`Error::CommitUnknown`]).
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let mut tx = self.begin_write()?;
         tx.put(key, value)?;
@@ -445,7 +455,12 @@ impl Database {
     ///
     /// # Errors
     ///
-    /// [`Error::KeyTooLarge`] for a key over the limit; [`Error::ReadOnly`] on a read-only handle; [`Error::Corrupt`] if a page it reads is damaged (naming the file and page); [`Error::Io`] if the commit's WAL write or sync fails; [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
+    /// [`Error::KeyTooLarge`] for a key over the limit; [`Error::ReadOnly`] on a read-only
+    /// handle; [`Error::Corrupt`] if a page it reads is damaged (naming the file and page);
+    /// [`Error::Io`] if the commit's WAL write fails; [`Error::NeedsRecovery`] if the handle
+    /// is fenced by an earlier failed write or sync. As for [`Database::put`],
+    /// [`Error::commit_outcome`] says whether the delete certainly did not happen or its
+    /// outcome is unknown until the database is reopened.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         let mut tx = self.begin_write()?;
         let existed = tx.delete(key)?;
@@ -551,19 +566,53 @@ impl Database {
         })
     }
 
-    /// What the last open found in the WAL.
+    /// What the last open found in the WAL. [`RecoveryInfo::data_lost`] tells damage to
+    /// frames that had been synced (commits lost) from a tail torn by a crash.
     pub fn recovery_info(&self) -> RecoveryInfo {
         self.shared.recovery
     }
 
-    /// Full integrity check of the last published snapshot.
+    /// Full integrity check of the last published snapshot. Besides the pages, it reports
+    /// WAL damage that lost commits: every unacknowledged copy of a damaged WAL beside the
+    /// database (`<wal>.damaged-N`, see [`acknowledge_wal_damage`](Self::acknowledge_wal_damage)),
+    /// and, on a read-only handle, damage its open found but could not copy.
     ///
     /// # Errors
     ///
-    /// [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync. Damage is not an error: it is listed in the report.
+    /// [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
+    /// Damage is not an error: it is listed in the report.
     pub fn check(&self) -> Result<crate::check::CheckReport> {
         let rx = self.begin_read()?;
-        crate::check::check(rx.view())
+        let mut report = crate::check::check(rx.view())?;
+        let s = &self.shared;
+        if !s.memory {
+            let made = s.damaged_copy.as_deref();
+            let found = crate::wal::damage::problems(&*s.vfs, &s.wal_path, &s.recovery, made);
+            report.problems.extend(found);
+        }
+        Ok(report)
+    }
+
+    /// Acknowledges WAL damage: renames every copy of a damaged WAL beside the database
+    /// (`<wal>.damaged-N`, kept by an open that found commits lost) to
+    /// `<wal>.damaged-N.acknowledged` and syncs the directory, so that `check()` no longer
+    /// reports it; returns the new names. Removing or renaming the copies by hand does the
+    /// same. Refused on a read-only handle ([`Error::ReadOnly`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReadOnly`] on a read-only handle; [`Error::Io`] if a copy cannot be renamed
+    /// or the directory cannot be synced.
+    pub fn acknowledge_wal_damage(&self) -> Result<Vec<PathBuf>> {
+        let s = &self.shared;
+        if s.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if s.memory {
+            return Ok(Vec::new());
+        }
+        crate::wal::damage::acknowledge(&*s.vfs, &s.wal_path)
+            .map_err(|e| Error::io(parent_dir(&s.wal_path), e))
     }
 
     /// The database's path (`:memory:` for a memory-only database).

@@ -39,6 +39,17 @@ pub enum Error {
     /// An earlier write or sync failed; the handle is fenced until the database is reopened.
     #[error("database needs recovery: an earlier write or sync failed ({0}); close and reopen it")]
     NeedsRecovery(String),
+    /// A commit failed after some of its frames may have reached the WAL: it may or may not
+    /// be durable, and which is known only after the database is reopened (the handle is
+    /// fenced). `source` is what failed: the I/O error of the write or sync, or
+    /// [`Error::NeedsRecovery`] for a committer whose sync another call's failure prevented.
+    /// See [`Error::commit_outcome`].
+    #[error("the commit's outcome is unknown until the database is reopened: {source}")]
+    CommitUnknown {
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// Another handle, in this process or another, has the database open.
     #[error("database {0} is locked by another handle")]
     Locked(PathBuf),
@@ -80,9 +91,41 @@ pub enum Error {
     Aborted,
 }
 
+/// What a failed commit left behind (see [`Error::commit_outcome`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Nothing of the transaction was committed, and nothing of it can ever appear, after
+    /// any crash or reopen. The transaction may be retried (on a fenced handle, after a
+    /// reopen).
+    NotCommitted,
+    /// The transaction may or may not be durable; the handle is fenced, and reopening the
+    /// database (which runs recovery) shows which. It is then whole or absent, never partial.
+    Unknown,
+}
+
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+
+    /// What an error returned by a commit ([`WriteTxn::commit`](crate::WriteTxn::commit),
+    /// [`Database::put`](crate::Database::put), [`Database::delete`](crate::Database::delete))
+    /// says of the transaction: [`CommitOutcome::Unknown`] for [`Error::CommitUnknown`],
+    /// [`CommitOutcome::NotCommitted`] for every other error. (For errors of calls that do not
+    /// commit, the answer means nothing.)
+    pub fn commit_outcome(&self) -> CommitOutcome {
+        match self {
+            Error::CommitUnknown { .. } => CommitOutcome::Unknown,
+            _ => CommitOutcome::NotCommitted,
+        }
+    }
+
+    /// Marks a commit error as leaving the commit's outcome unknown.
+    pub(crate) fn commit_unknown(self) -> Self {
+        match self {
+            e @ Error::CommitUnknown { .. } => e,
+            e => Error::CommitUnknown { source: Box::new(e) },
+        }
     }
 
     pub(crate) fn corrupt(detail: impl Into<String>) -> Self {

@@ -76,7 +76,7 @@ pub mod loom_hooks {
 pub use check::CheckReport;
 pub use checkpoint::CheckpointInfo;
 pub use db::{Database, Stats};
-pub use error::{Error, Result};
+pub use error::{CommitOutcome, Error, Result};
 pub use format::{MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use keypath::{KeyPath, KeyPathError, OrderedInt};
 pub use options::{AutoVacuum, CheckpointMode, Options, Synchronous};

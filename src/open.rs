@@ -1,5 +1,5 @@
 //! Opening a database: argument checks, the lock, creating or validating the main file,
-//! and WAL recovery.
+//! WAL recovery, and the copy of a WAL whose damage lost commits (`wal::damage`).
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use crate::format::checksum::page_crc_ok;
 use crate::format::{Meta, PAGE_SIZE_MIN};
 use crate::options::Options;
 use crate::storage::{FileStorage, OpenMode, Storage, parent_dir};
-use crate::wal::{RecoveryInfo, WalWriter, recover};
+use crate::wal::{RecoveryInfo, WalWriter, damage, recover};
 
 /// A random 64-bit value for database ids and WAL salts.
 pub fn random_u64() -> u64 {
@@ -31,6 +31,8 @@ pub struct Opened {
     pub meta: Meta,
     pub wal: WalWriter,
     pub recovery: RecoveryInfo,
+    /// The copy of a damaged WAL this open kept (see `wal::damage`).
+    pub damaged_copy: Option<PathBuf>,
 }
 
 /// The WAL's path: the main file's path with `-wal` appended.
@@ -106,14 +108,20 @@ pub fn open_files(path: &Path, opts: &Options) -> Result<Opened> {
         }
         w
     };
-    let rec = recover(wal, &wpath, &meta, random_u64())?;
+    let mut rec = recover(wal, &wpath, &meta, random_u64())?;
     if !header_ok && rec.meta.is_none() {
         // A checkpoint tore page 0 and the WAL that would replace it is gone.
         return Err(Error::corrupt_page(0, "the header page fails its checksum").in_file(path));
     }
     let meta = rec.meta.unwrap_or(meta);
     check_page_count(&main, path, &meta, rec.writer.commit_frame())?;
-    Ok(Opened { main, meta, wal: rec.writer, recovery: rec.info })
+    // Last, so that a refused open changes nothing; before any commit can overwrite it.
+    let damaged_copy = if rec.info.data_lost() && !opts.read_only {
+        Some(damage::keep(vfs.as_ref(), &wpath, &mut rec.writer)?)
+    } else {
+        None
+    };
+    Ok(Opened { main, meta, wal: rec.writer, recovery: rec.info, damaged_copy })
 }
 
 /// A main file that is about to be created (empty, or all zeros from an interrupted
@@ -179,7 +187,7 @@ pub fn open_memory(opts: &Options) -> Result<Opened> {
     let (meta, _, _) = load_or_create_main(&main, name, opts)?;
     let wal: Arc<dyn Storage> = Arc::new(anon("folio-wal")?);
     let rec = recover(wal, &wal_path(name), &meta, random_u64())?;
-    Ok(Opened { main, meta, wal: rec.writer, recovery: rec.info })
+    Ok(Opened { main, meta, wal: rec.writer, recovery: rec.info, damaged_copy: None })
 }
 
 /// Whether a small main file holds nothing but zeros.

@@ -23,7 +23,7 @@ use std::time::Duration;
 use common::Tables;
 use crash::{SimOpts, read_all, verify};
 use folio::storage::{Fault, Map, OpenMode, OsVfs, SimVfs, Storage, Vfs};
-use folio::{CheckpointMode, Database, Error, Options, Synchronous};
+use folio::{CheckpointMode, CommitOutcome, Database, Error, Options, Synchronous};
 use parking_lot::Mutex;
 
 // ---------------------------------------------------------------------------------------
@@ -201,6 +201,9 @@ impl Vfs for TapVfs {
     fn canonical(&self, path: &Path) -> io::Result<std::path::PathBuf> {
         self.0.inner.canonical(path)
     }
+    fn read_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        self.0.inner.read_dir(dir)
+    }
 }
 
 impl Storage for TapFile {
@@ -310,9 +313,11 @@ fn merged(a: &Tables, b: &Tables) -> Tables {
     m
 }
 
+/// The OS error behind `e`, also when a commit wrapped it as of unknown outcome.
 fn errno(e: &Error) -> Option<i32> {
     match e {
         Error::Io { source, .. } => source.raw_os_error(),
+        Error::CommitUnknown { source } => errno(source),
         _ => None,
     }
 }
@@ -636,18 +641,22 @@ fn sim_enospc_on_a_wal_write_fails_only_that_commit() {
     );
 }
 
+/// ENOSPC on any WAL write of a commit reports it not committed, and it stays absent after
+/// a power cut (the commit erased what it wrote, and synced, before returning).
 #[test]
-fn sim_enospc_then_power_cut_leaves_the_failed_commit_all_or_nothing() {
+fn sim_enospc_then_power_cut_leaves_the_failed_commit_absent() {
     let writes = wal_writes_of_big_commit();
     for skip in 0..writes {
         let ctx = format!("ENOSPC on WAL write {} of {writes}, then a power cut", skip + 1);
         let (vfs, tap, db, model) = sim_db(20);
         tap.arm(File::Wal, Kind::Write, skip, Fault::NoSpace);
-        let (r, changes) = big_txn(&db, 1000);
-        assert_eq!(errno(&r.expect_err(&ctx)), Some(ENOSPC));
+        let (r, _) = big_txn(&db, 1000);
+        let err = r.expect_err(&ctx);
+        assert_eq!(errno(&err), Some(ENOSPC));
+        assert_eq!(err.commit_outcome(), CommitOutcome::NotCommitted, "{ctx}");
         vfs.crash_now();
         drop(db);
-        assert_recovers(&vfs, &model, &changes, &ctx);
+        assert_recovers(&vfs, &model, &model, &ctx);
     }
 }
 
@@ -805,12 +814,19 @@ fn sim_failed_sync_under_group_commit_fails_every_waiting_committer() {
     let (mut ok, mut io, mut fenced) = (0, 0, 0);
     for h in handles {
         for (k, r) in h.join().unwrap() {
-            match r {
+            // Every committer whose frames were written when the sync failed has an unknown
+            // outcome; the leader sees the I/O error, the others `NeedsRecovery`.
+            let unknown = r.as_ref().is_err_and(|e| e.commit_outcome() == CommitOutcome::Unknown);
+            match r.map_err(|e| match e {
+                Error::CommitUnknown { source } => *source,
+                e => e,
+            }) {
                 Ok(()) => {
                     ok += 1;
                     acked.entry(None).or_default().insert(key(k), value(k));
                 }
                 Err(Error::Io { .. }) => {
+                    assert!(unknown, "the failed sync's leader: outcome unknown");
                     io += 1;
                     in_flight.entry(None).or_default().insert(key(k), value(k));
                 }

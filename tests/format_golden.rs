@@ -57,7 +57,7 @@ fn wal_header_and_frame_layout() {
         WalHeader { page_size: 8192, db_id: 0x0102_0304_0506_0708, salt: 0xFFEE, generation: 5 };
     let (bytes, crc) = h.encode();
     assert_eq!(&bytes[0..8], b"folioWAL");
-    assert_eq!(bytes[8..12], 2u32.to_le_bytes());
+    assert_eq!(bytes[8..12], 3u32.to_le_bytes());
     assert_eq!(bytes[12..16], 8192u32.to_le_bytes());
     assert_eq!(bytes[16..24], 0x0102_0304_0506_0708u64.to_le_bytes());
     assert_eq!(bytes[24..32], 0xFFEEu64.to_le_bytes());
@@ -69,23 +69,32 @@ fn wal_header_and_frame_layout() {
     let page = vec![0x5Au8; 8192];
     let mut meta = sample_meta();
     meta.page_size = 8192;
-    let fh = FrameHeader::seal(42, Some(&meta), 0xFFEE, crc, &page);
+    let fh = FrameHeader::seal(42, Some(&meta), 0xFFEE, 0x0A0B_0C0D, crc, &page);
     let fb = fh.encode();
     assert_eq!(fb.len(), 88);
     assert_eq!(fb[0..4], 42u32.to_le_bytes());
     assert_eq!(fb[4..8], 1u32.to_le_bytes());
     assert_eq!(fb[8..16], 0xFFEEu64.to_le_bytes());
-    let chained = crc32c_append(crc32c_append(crc32c_append(crc, &fb[0..16]), &fb[24..88]), &page);
+    // The checksum covers everything but itself: bytes 0..16, the durable watermark at
+    // 20..24, the commit record, the page.
+    let chained = crc32c_append(crc32c_append(crc32c_append(crc, &fb[0..16]), &fb[20..88]), &page);
     assert_eq!(fb[16..20], chained.to_le_bytes());
-    assert_eq!(fb[20..24], [0, 0, 0, 0]);
+    assert_eq!(fb[20..24], 0x0A0B_0C0Du32.to_le_bytes());
+    let mut flipped = fb;
+    flipped[21] ^= 1;
+    assert!(!FrameHeader::decode(&flipped).unwrap().verify(&flipped, crc, &page));
     // The commit record is bytes 32..96 of the header page the meta encodes to.
     let mut header = vec![0u8; 8192];
     meta.encode_into(&mut header);
     assert_eq!(fb[24..88], header[32..96]);
     assert_eq!(FrameHeader::decode(&fb).unwrap().meta(8192).unwrap(), meta);
 
-    let plain = FrameHeader::seal(7, None, 0xFFEE, chained, &page).encode();
+    let plain = FrameHeader::seal(7, None, 0xFFEE, 0, chained, &page).encode();
     assert_eq!(plain[4..8], [0, 0, 0, 0]);
+    assert_eq!(plain[20..24], [0, 0, 0, 0]);
+    // A watermark past what 4 bytes hold is recorded as the largest they do (still true).
+    let far = FrameHeader::seal(7, None, 0xFFEE, 1 << 40, chained, &page).encode();
+    assert_eq!(far[20..24], u32::MAX.to_le_bytes());
     assert!(plain[24..88].iter().all(|&b| b == 0), "no commit record on a plain frame");
 
     assert_eq!(frame_offset(1, 4096), 48);

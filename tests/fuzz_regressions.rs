@@ -147,6 +147,13 @@ fn write_seeds() {
     forged.extend_from_slice(&[0x01, 0x03, 0x10, 0x20, 0x02, 0x00]);
     forged.extend_from_slice(&[0xAB; 100]);
     write("wal_recovery", "forged_commit", &forged);
+    // Frames that each record every earlier frame as synced, and a broken chain in the
+    // middle: data loss, with a copy of the WAL kept at the read-write open.
+    let mut lost = harness::wal_recovery_seed(12, &[]);
+    lost[2] |= 4;
+    let mid = 4 + 2 * 5;
+    lost.splice(mid..mid + 2, [0x40, 5, 0xDE, 0xAD, 0xBE, 0xEF]);
+    write("wal_recovery", "damage_mid_wal", &lost);
 
     // ops_model: a config byte, then per operation an op byte and its arguments; a
     // transaction is a count, then (kind, key, value, extra) per write, then commit or not.

@@ -47,6 +47,9 @@ impl Vfs for CountingVfs {
         self.0.dir_syncs.fetch_add(1, Ordering::SeqCst);
         OsVfs.sync_dir(dir)
     }
+    fn read_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        OsVfs.read_dir(dir)
+    }
     fn file_id(&self, path: &Path) -> io::Result<Option<FileId>> {
         OsVfs.file_id(path)
     }

@@ -2,9 +2,9 @@
 //!
 //! * A page's checksum covers bytes `4..page_size` and is stored in bytes `0..4`.
 //! * A WAL frame's checksum is *chained*: it covers the frame header (but for the checksum
-//!   itself and the reserved bytes after it) and the page, seeded with the previous frame's
-//!   checksum (the first frame is seeded with the WAL header's checksum). A frame is valid
-//!   only if every frame before it is.
+//!   itself) and the page, seeded with the previous frame's checksum (the first frame is
+//!   seeded with the WAL header's checksum). A frame is valid only if every frame before it
+//!   is.
 
 use super::page::PAGE_CRC_OFFSET;
 
@@ -35,8 +35,9 @@ pub fn page_crc_ok(page: &[u8]) -> bool {
 }
 
 /// Chained frame checksum of an encoded frame header and its page: covers header bytes
-/// `0..16` and `24..`, seeded with the previous frame's (or the WAL header's) checksum.
+/// `0..16` and `20..` (everything but the checksum itself), seeded with the previous
+/// frame's (or the WAL header's) checksum.
 pub fn frame_crc(seed: u32, frame_header: &[u8], page: &[u8]) -> u32 {
     let head = crc32c_append(seed, &frame_header[0..16]);
-    crc32c_append(crc32c_append(head, &frame_header[24..]), page)
+    crc32c_append(crc32c_append(head, &frame_header[20..]), page)
 }

@@ -3,7 +3,7 @@
 //! ```text
 //! WAL header (48 bytes, at offset 0)
 //!  0  8  magic "folioWAL"
-//!  8  4  WAL format version (2)
+//!  8  4  WAL format version (3)
 //! 12  4  page size
 //! 16  8  database id (must equal the main file's)
 //! 24  8  salt: random, new at every WAL restart; every frame repeats it
@@ -15,8 +15,9 @@
 //!  0  4  page number
 //!  4  4  flags: bit 0 = commit (the last frame of a transaction)
 //!  8  8  salt (must equal the WAL header's)
-//! 16  4  chained crc32c: crc32c(previous checksum, bytes 0..16, bytes 24..88, page)
-//! 20  4  reserved (0)
+//! 16  4  chained crc32c: crc32c(previous checksum, bytes 0..16, bytes 20..88, page)
+//! 20  4  durable: frames 1..=durable of this generation were synced before this frame was
+//!        written (the group-commit watermark when it was written)
 //! 24 64  commit record: on a commit frame, the transaction's new database header (bytes
 //!        32..96 of page 0, see `Meta::encode_record`); zeros on any other frame
 //! ```
@@ -24,6 +25,8 @@
 //! Frame `n` (counting from 1) starts at `48 + (n - 1) * (88 + page_size)`. A transaction is
 //! committed once its commit frame and every frame before it are valid. The commit record
 //! rides in the frame header so that a transaction that changed one page writes one frame.
+//! The durable watermark lets recovery tell damage to frames that were synced (data loss)
+//! from a tail a crash tore before it was synced (see `wal/recovery.rs`).
 
 use super::checksum::{crc32c_append, frame_crc};
 use super::header::COMMIT_RECORD_SIZE;
@@ -35,7 +38,7 @@ pub const WAL_MAGIC: [u8; 8] = *b"folioWAL";
 /// Size of the WAL header.
 pub const WAL_HEADER_SIZE: usize = 48;
 /// Version of the WAL format (the main file has its own, `FORMAT_VERSION`).
-pub const WAL_VERSION: u32 = 2;
+pub const WAL_VERSION: u32 = 3;
 /// Offset of the commit record in a frame header.
 pub const FRAME_RECORD_OFFSET: usize = 24;
 /// Size of a frame header.
@@ -125,16 +128,28 @@ pub struct FrameHeader {
     pub salt: u64,
     /// Chained checksum.
     pub crc: u32,
+    /// Frames `1..=durable` of this generation were synced before this frame was written.
+    pub durable: u32,
     /// The commit record (zeros unless `commit`).
     pub record: [u8; COMMIT_RECORD_SIZE],
 }
 
 impl FrameHeader {
     /// Builds the header for `page`, chaining from `seed`. A commit frame (`commit` is the
-    /// transaction's new header) carries it as its commit record.
-    pub fn seal(pgno: u32, commit: Option<&Meta>, salt: u64, seed: u32, page: &[u8]) -> Self {
+    /// transaction's new header) carries it as its commit record. `durable` is the last frame
+    /// of this generation known to be synced; a larger value than can be stored is recorded
+    /// as the largest storable one (a smaller watermark is always true).
+    pub fn seal(
+        pgno: u32,
+        commit: Option<&Meta>,
+        salt: u64,
+        durable: u64,
+        seed: u32,
+        page: &[u8],
+    ) -> Self {
         let record = commit.map_or([0; COMMIT_RECORD_SIZE], Meta::encode_record);
-        let mut h = FrameHeader { pgno, commit: commit.is_some(), salt, crc: 0, record };
+        let durable = u32::try_from(durable).unwrap_or(u32::MAX);
+        let mut h = FrameHeader { pgno, commit: commit.is_some(), salt, crc: 0, durable, record };
         h.crc = frame_crc(seed, &h.encode(), page);
         h
     }
@@ -146,6 +161,7 @@ impl FrameHeader {
         put_u32(&mut b, 4, if self.commit { FRAME_COMMIT } else { 0 });
         put_u64(&mut b, 8, self.salt);
         put_u32(&mut b, 16, self.crc);
+        put_u32(&mut b, 20, self.durable);
         b[FRAME_RECORD_OFFSET..].copy_from_slice(&self.record);
         b
     }
@@ -164,6 +180,7 @@ impl FrameHeader {
             commit: u32_at(b, 4)? & FRAME_COMMIT != 0,
             salt: u64_at(b, 8)?,
             crc: u32_at(b, 16)?,
+            durable: u32_at(b, 20)?,
             record: record.try_into().expect("record length"),
         })
     }

@@ -22,6 +22,8 @@ use crate::format::Meta;
 use crate::format::checksum::seal_page;
 use crate::freelist;
 use crate::storage::Map;
+use crate::wal::AppendError;
+use rustix::io::Errno;
 
 /// The pages of the write transaction.
 pub struct TxnPages<'db> {
@@ -155,18 +157,54 @@ impl<'db> TxnPages<'db> {
         Ok(())
     }
 
-    /// Handles a failed WAL write: out of space fails only this transaction; anything else
-    /// fences the database.
-    fn write_failed(&mut self, e: std::io::Error) -> Error {
+    /// Handles a failed WAL append, and says what it means for a commit (`commit`: the
+    /// append carried the commit frame). Out of space before any frame byte was written
+    /// fails only this transaction; so does out of space while writing a commit's frames,
+    /// once [`WalWriter::unwrite`](crate::wal::WalWriter::unwrite) has made sure none of
+    /// them can ever be recovered. Anything else fences the database; a commit whose frames
+    /// were being written then has an unknown outcome ([`Error::CommitUnknown`]).
+    fn write_failed(&mut self, failure: AppendError, commit: bool) -> Error {
+        let nospace = |e: &std::io::Error| e.raw_os_error() == Some(Errno::NOSPC.raw_os_error());
+        let shared = self.shared;
         let w = self.writer();
         w.wal.rewind();
         let path = w.wal.path().clone();
-        if e.raw_os_error() != Some(rustix::io::Errno::NOSPC.raw_os_error()) {
-            self.shared.fence.trip(&format!("write to {} failed: {e}", path.display()));
-        }
+        let fence = |what: &str, e: &std::io::Error| {
+            shared.fence.trip(&format!("{what} {} failed: {e}", path.display()));
+        };
+        let (e, unknown) = match failure {
+            AppendError::Write(e) => {
+                if !nospace(&e) {
+                    fence("write to", &e);
+                }
+                (e, false)
+            }
+            AppendError::Sync(e) => {
+                fence("syncing", &e);
+                (e, false)
+            }
+            AppendError::Frames(e) if !commit => {
+                if !nospace(&e) {
+                    fence("write to", &e);
+                }
+                (e, false)
+            }
+            AppendError::Frames(e) if nospace(&e) => match w.wal.unwrite() {
+                Ok(()) => (e, false),
+                Err(e2) => {
+                    fence("erasing a failed commit in", &e2);
+                    (e, true)
+                }
+            },
+            AppendError::Frames(e) => {
+                fence("write to", &e);
+                (e, true)
+            }
+        };
         self.spill_log.clear();
         self.aborted = true;
-        Error::io(path, e)
+        let err = Error::io(path, e);
+        if unknown { err.commit_unknown() } else { err }
     }
 
     /// Appends `frames` to the WAL, the last one committing `commit` if given; returns the
@@ -178,9 +216,13 @@ impl<'db> TxnPages<'db> {
     ) -> Result<(u64, bool)> {
         self.prepare_wal()?;
         let refs: Vec<(u32, &[u8])> = frames.iter().map(|(p, b)| (*p, &b[..])).collect();
-        match self.writer().wal.append(&refs, commit) {
+        let synced = self.shared.group.synced();
+        let w = self.writer();
+        // Sequences at or below `gen_base` belong to earlier generations.
+        let durable = synced.saturating_sub(w.gen_base);
+        match w.wal.append(&refs, commit, durable) {
             Ok(a) => Ok((a.first, a.remapped)),
-            Err(e) => Err(self.write_failed(e)),
+            Err(e) => Err(self.write_failed(e, commit.is_some())),
         }
     }
 
@@ -219,7 +261,9 @@ impl<'db> TxnPages<'db> {
         });
         let wal_map = Arc::clone(w.wal.map());
         let guard = self.guard.take().expect("write lock held");
-        self.shared.finish_commit(guard, snapshot, wal_map, remapped)
+        // The frames are on the file: from here a failure (of the sync that would make them
+        // durable, or of the directory sync at `Extra`) leaves the commit's fate to recovery.
+        self.shared.finish_commit(guard, snapshot, wal_map, remapped).map_err(Error::commit_unknown)
     }
 }
 

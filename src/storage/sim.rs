@@ -383,6 +383,11 @@ impl Vfs for SimVfs {
         }
         Ok(())
     }
+
+    fn read_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        let sim = self.sim.lock();
+        Ok(sim.live.keys().filter(|p| p.parent() == Some(dir)).cloned().collect())
+    }
 }
 
 /// A handle on a simulated file.

@@ -53,6 +53,12 @@ pub trait Vfs: Send + Sync + 'static {
     ///
     /// The operating system's I/O error (or the simulator's injected one).
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// The paths of the entries of directory `dir`, in no particular order.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's I/O error (or the simulator's injected one).
+    fn read_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
     /// Which file `path` names, following symbolic links; `None` if nothing is there (or
     /// the file system cannot tell files apart).
     ///
@@ -120,6 +126,10 @@ impl Vfs for OsVfs {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         super::sync_dir(dir)
+    }
+
+    fn read_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect()
     }
 
     fn file_id(&self, path: &Path) -> io::Result<Option<FileId>> {

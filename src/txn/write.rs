@@ -357,9 +357,33 @@ impl<'db> WriteTxn<'db> {
 
     /// Makes the transaction's changes durable (at the configured level) and visible.
     ///
+    /// `Ok` means the commit is durable at the configured level (at `Off` and `Normal`:
+    /// written); nothing that happens after it (a background or explicit checkpoint, the
+    /// close) is ever reported as this commit's error.
+    ///
     /// # Errors
     ///
-    /// [`Error::Io`](crate::Error::Io) if writing the frames fails: out of space fails only this commit (nothing of it is visible), any other write error and any failed sync fence the handle, after which the commit's outcome is known only on reopen; [`Error::Aborted`](crate::Error::Aborted) after an earlier failed write of this transaction; [`Error::Corrupt`](crate::Error::Corrupt) if a page it must update is damaged; [`Error::NeedsRecovery`](crate::Error::NeedsRecovery) if the handle is fenced by an earlier failed write or sync.
+    /// [`Error::Aborted`](crate::Error::Aborted) after an earlier failed write of this
+    /// transaction; [`Error::Corrupt`](crate::Error::Corrupt) if a page it must update is
+    /// damaged; [`Error::Io`](crate::Error::Io) if writing the frames fails;
+    /// [`Error::NeedsRecovery`](crate::Error::NeedsRecovery) if the handle is fenced.
+    /// Every error says, through [`Error::commit_outcome`](crate::Error::commit_outcome),
+    /// which of two cases holds:
+    ///
+    /// * [`CommitOutcome::NotCommitted`](crate::CommitOutcome::NotCommitted): nothing of the
+    ///   transaction can ever appear, after any crash or reopen. This is every failure
+    ///   before the commit frame is written (the transaction's own writes, a spill, growing
+    ///   the WAL, the header of a new WAL generation, even when they fence the handle), and
+    ///   out of space (`ENOSPC`) while the frames are written: the commit then erases the
+    ///   head of what it wrote and syncs the WAL before returning, and the handle stays
+    ///   usable.
+    /// * [`CommitOutcome::Unknown`](crate::CommitOutcome::Unknown), as
+    ///   [`Error::CommitUnknown`](crate::Error::CommitUnknown): the frames may be on the
+    ///   disk, whole. Any other failed write of the frames (their bytes may have reached the
+    ///   file, so may the end-of-log marker written with them), a failed erasure after
+    ///   `ENOSPC`, a failed `fdatasync` (or one another committer's failure prevented), a
+    ///   failed directory sync at `Extra`. The handle is fenced; reopening runs recovery,
+    ///   which shows the commit whole or not at all.
     pub fn commit(mut self) -> Result<()> {
         self.pages.usable()?;
         self.apply_buffer()?;

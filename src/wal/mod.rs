@@ -8,10 +8,11 @@
 //! `fdatasync`ed before the commit is published to readers. The main file is never written
 //! here.
 
+pub mod damage;
 pub mod index;
 pub mod recovery;
 pub mod writer;
 
 pub use index::{SegmentList, WalIndex};
 pub use recovery::{RecoveryInfo, recover};
-pub use writer::WalWriter;
+pub use writer::{AppendError, WalWriter};

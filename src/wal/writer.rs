@@ -41,6 +41,19 @@ pub struct WalWriter {
     pub index: WalIndex,
 }
 
+/// How far a failed [`WalWriter::append`] got.
+#[derive(Debug)]
+pub enum AppendError {
+    /// A write before the frames (growing the file, the header of a new generation) failed:
+    /// nothing of the frames is on the file.
+    Write(io::Error),
+    /// The sync of a new generation's header failed: nothing of the frames is on the file,
+    /// but the durable state of the file is unknown.
+    Sync(io::Error),
+    /// Writing the frames failed: any of their bytes may be on the file.
+    Frames(io::Error),
+}
+
 /// What [`WalWriter::append`] did besides writing.
 pub struct Appended {
     /// Local number of the first frame written.
@@ -131,30 +144,36 @@ impl WalWriter {
 
     /// Appends one frame per `(page number, page)`. With `commit` (the transaction's new
     /// header), the last frame commits and carries it. Pages must already carry their page
-    /// checksum. On error nothing is considered written.
+    /// checksum. `durable` is how far this generation is known to be synced (a local frame
+    /// number); every frame records it, capped at the last commit frame. On error nothing is
+    /// considered written (the caller rewinds), though some of it may be on the file.
     ///
     /// # Errors
     ///
-    /// [`Error::Corrupt`](crate::Error::Corrupt) if the WAL's bytes are invalid; [`Error::Io`](crate::Error::Io) if a read, write or sync of the WAL fails.
+    /// The I/O error of a failed write, resize or sync of the WAL.
     pub fn append(
         &mut self,
         frames: &[(u32, &[u8])],
         commit: Option<&Meta>,
-    ) -> io::Result<Appended> {
+        durable: u64,
+    ) -> Result<Appended, AppendError> {
         debug_assert!(!frames.is_empty());
         let first = self.next_frame;
         let end = frame_offset(first + frames.len() as u64, self.page_size);
-        let remapped = self.reserve(end)?;
+        let remapped = self.reserve(end).map_err(AppendError::Write)?;
         if !self.header_written {
             self.write_header()?;
         }
         let start = frame_offset(first, self.page_size);
         let mut headers = Vec::with_capacity(frames.len());
         let mut chain = self.chain;
+        // Frames up to the last commit are never rewritten in this generation, so a claim
+        // beyond it could only be wrong; recovery would take it for proof of data loss.
+        let durable = durable.min(self.commit_frame);
         for (i, (pgno, page)) in frames.iter().enumerate() {
             debug_assert_eq!(page.len(), self.page_size as usize);
             let record = commit.filter(|_| i + 1 == frames.len());
-            let fh = FrameHeader::seal(*pgno, record, self.header.salt, chain, page);
+            let fh = FrameHeader::seal(*pgno, record, self.header.salt, durable, chain, page);
             chain = fh.crc;
             headers.push(fh.encode());
         }
@@ -170,8 +189,9 @@ impl WalWriter {
         if commit.is_some() && self.high_water > end_frame {
             bufs.push(&marker);
         }
-        self.storage.write_all_vectored_at(&bufs, start)?;
+        // Before the write: a failed one may still have left frames up to here.
         self.high_water = self.high_water.max(end_frame);
+        self.storage.write_all_vectored_at(&bufs, start).map_err(AppendError::Frames)?;
 
         self.chain = chain;
         self.next_frame = first + frames.len() as u64;
@@ -187,14 +207,28 @@ impl WalWriter {
     /// follow it, the header is synced before any new frame is written: otherwise a crash
     /// could keep new frames but lose the new header, and recovery, reading the old header,
     /// would replay the old generation's leading frames over a newer main file.
-    fn write_header(&mut self) -> io::Result<()> {
+    fn write_header(&mut self) -> Result<(), AppendError> {
         let (hdr, _) = self.header.encode();
-        self.storage.write_at(&hdr, 0)?;
+        self.storage.write_at(&hdr, 0).map_err(AppendError::Write)?;
         if self.high_water > 1 {
-            self.storage.sync()?;
+            self.storage.sync().map_err(AppendError::Sync)?;
         }
         self.header_written = true;
         Ok(())
+    }
+
+    /// After a failed append of a commit: zeroes the frame header right after the last
+    /// commit and syncs, so that whatever part of the failed transaction reached the file can
+    /// never be recovered (the chain cannot pass a zeroed header), even after a power cut.
+    /// Only when this succeeds is the failed commit certainly absent.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of a failed write, resize or sync of the WAL.
+    pub fn unwrite(&mut self) -> io::Result<()> {
+        let at = frame_offset(self.commit_frame + 1, self.page_size);
+        self.storage.write_at(&[0u8; FRAME_HEADER_SIZE], at)?;
+        self.storage.sync()
     }
 
     /// Grows the file (and the map) so that `end` bytes are available. The new space is
@@ -266,6 +300,27 @@ impl WalWriter {
         self.capacity = 0;
         self.high_water = 1;
         self.map = Arc::new(Map::empty());
+        Ok(())
+    }
+
+    /// Cuts the file back to the end of the last commit frame and syncs it. For a WAL whose
+    /// damage lost commits, once a copy of it is safe: the intact frames past the damage
+    /// vouch for frames that the next commits overwrite, and must not outlive them.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of a failed write, resize or sync of the WAL.
+    pub fn cut_after_commit(&mut self) -> io::Result<()> {
+        debug_assert!(self.header_written && self.next_frame == self.commit_frame + 1);
+        let end = frame_offset(self.commit_frame + 1, self.page_size);
+        // No map may reach past the new end while the file shrinks.
+        self.map = Arc::new(Map::empty());
+        self.storage.set_len(end)?;
+        self.storage.sync()?;
+        self.map = Arc::new(self.storage.map(end)?);
+        self.capacity = end;
+        self.high_water = self.commit_frame + 1;
+        self.check_invariants();
         Ok(())
     }
 

@@ -253,6 +253,9 @@ impl Vfs for LogVfs {
     fn file_id(&self, p: &Path) -> io::Result<Option<folio::storage::FileId>> {
         self.sim.file_id(p)
     }
+    fn read_dir(&self, d: &Path) -> io::Result<Vec<std::path::PathBuf>> {
+        self.sim.read_dir(d)
+    }
 }
 
 impl LogStorage {

@@ -111,7 +111,15 @@ fn print_stats(path: &Path, s: &Stats, r: &RecoveryInfo, t: &Tables) -> CliResul
     }
     row("checkpoints", format!("{} since open", s.checkpoint_count))?;
     row("active readers", s.active_readers.to_string())?;
-    let tail = if r.tail_corrupt { "damaged tail discarded" } else { "clean end" };
+    let tail = match (r.damaged_frame, r.tail_corrupt) {
+        (Some(f), _) => format!(
+            "WAL damaged at frame {f}: {} {} lost",
+            grouped(r.commits_lost),
+            plural(r.commits_lost, "commit", "commits")
+        ),
+        (None, true) => "damaged tail discarded".into(),
+        (None, false) => "clean end".into(),
+    };
     row(
         "recovery",
         format!(
@@ -146,7 +154,9 @@ fn stats_json(path: &Path, s: &Stats, r: &RecoveryInfo, t: &Tables) -> String {
         .num("commits_replayed", r.commits_replayed)
         .num("frames_replayed", r.frames_replayed)
         .num("bytes_discarded", r.bytes_discarded)
-        .bool("tail_corrupt", r.tail_corrupt);
+        .bool("tail_corrupt", r.tail_corrupt)
+        .num("commits_lost", r.commits_lost)
+        .num("frames_intact_after_damage", r.frames_intact_after_damage);
     let tables = t.listed.iter().fold(Object::new(), |o, (name, len)| o.num(name, *len));
     Object::new()
         .str("path", &path.display().to_string())
@@ -192,6 +202,13 @@ fn run_check(path: &Path) -> CliResult<CheckReport> {
 
 /// `folio check DB`: exits non-zero if any problem is found.
 pub fn check(a: CheckArgs) -> CliResult {
+    if a.acknowledge {
+        let db = open::existing(&a.db)?;
+        for copy in db.acknowledge_wal_damage()? {
+            eprintln!("acknowledged: {}", copy.display());
+        }
+        db.close()?;
+    }
     let report = run_check(&a.db)?;
     if a.json {
         let o = Object::new()

@@ -209,6 +209,11 @@ pub struct CheckArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// First acknowledge WAL damage that lost commits: open the database for writing (which
+    /// keeps a copy of a damaged WAL), and rename every copy DB-wal.damaged-N beside it to
+    /// DB-wal.damaged-N.acknowledged, so that check no longer reports it.
+    #[arg(long)]
+    pub acknowledge: bool,
 }
 
 /// Checkpoint modes, as `folio checkpoint --mode` spells them.

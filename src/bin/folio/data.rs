@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::ops::Bound;
 use std::path::Path;
 
-use folio::{MAX_VALUE_LEN, Synchronous};
+use folio::{CommitOutcome, Database, MAX_VALUE_LEN, Synchronous};
 
 use crate::args::{DeleteArgs, GetArgs, PutArgs, ScanArgs};
 use crate::bytes::{arg_bytes, escape, show};
@@ -12,6 +12,28 @@ use crate::{CliError, CliResult, fail, open};
 
 fn not_found<T>(key: &[u8]) -> CliResult<T> {
     fail!("key \"{}\" not found", escape(key))
+}
+
+/// A failed commit's error, saying whether the change was made.
+fn commit_failed(e: folio::Error, what: &str) -> crate::CliError {
+    let outcome = match e.commit_outcome() {
+        CommitOutcome::NotCommitted => format!("the {what} was not made"),
+        CommitOutcome::Unknown => format!("whether the {what} was made shows at the next open"),
+    };
+    crate::CliError::Msg(format!("{e} ({outcome})"))
+}
+
+/// Closes after a durable commit. Closing checkpoints the WAL into the main file; if that
+/// fails (a full disk), the commit is still durable and the next open replays it from the
+/// WAL, so the command did what it was asked: a warning, and exit status 0.
+fn close_after_commit(db: Database, what: &str) -> CliResult {
+    if let Err(e) = db.close() {
+        eprintln!(
+            "folio: warning: the {what} is committed and durable, but closing the database \
+             failed: {e} (the WAL stays beside it; the next open replays it)"
+        );
+    }
+    Ok(())
 }
 
 /// `folio get DB KEY`: prints the value (escaped, hex, or raw bytes).
@@ -66,8 +88,8 @@ pub fn put(a: PutArgs) -> CliResult {
         Some(name) => tx.table(name)?.put(&key, &value)?,
         None => tx.put(&key, &value)?,
     }
-    tx.commit()?;
-    Ok(db.close()?)
+    tx.commit().map_err(|e| commit_failed(e, "put"))?;
+    close_after_commit(db, "put")
 }
 
 /// `folio delete DB KEY`: fails if the key (or the table) does not exist.
@@ -83,8 +105,8 @@ pub fn delete(a: DeleteArgs) -> CliResult {
     if !existed {
         return not_found(&key);
     }
-    tx.commit()?;
-    Ok(db.close()?)
+    tx.commit().map_err(|e| commit_failed(e, "delete"))?;
+    close_after_commit(db, "delete")
 }
 
 /// The end bound just past every key that starts with `prefix` (`None`: no such bound).
