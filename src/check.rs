@@ -4,7 +4,7 @@
 //! table's tree, a page of one overflow chain, or a free-list page. Each page must carry its
 //! type and a valid checksum; keys must be strictly ordered within and across pages and lie
 //! within the bounds their parents give them; all leaves of a tree sit at one depth; table
-//! entry counts match. Problems are collected, not thrown: the report names each one.
+//! entry counts match; no leaf but the root is empty. Problems are collected, not thrown: the report names each one.
 
 use std::fmt;
 
@@ -210,6 +210,9 @@ impl Checker<'_> {
                 self.problem(format!("{what}: leaf {pgno} at depth {depth}, others at {d}"))
             }
             _ => {}
+        }
+        if node.is_empty() && depth > 1 {
+            self.problem(format!("{what}: leaf {pgno} below the root is empty"));
         }
         for (i, k) in keys.iter().enumerate() {
             if walk.last.as_deref().is_some_and(|l| l >= *k) {
