@@ -16,7 +16,7 @@ use crate::btree::node::{LeafValue, Node, NodeMut};
 use crate::btree::{MAX_DEPTH, PageSource, PageStore};
 use crate::db::Shared;
 use crate::error::{Error, Result};
-use crate::format::page::{PAGE_AUX_OFFSET, PAGE_TYPE_OFFSET, PageType};
+use crate::format::page::{OVERFLOW_PREV_OFFSET, PAGE_AUX_OFFSET, PAGE_TYPE_OFFSET, PageType};
 use crate::format::{put_u32, u32_at};
 use crate::freelist;
 use crate::txn::WriteTxn;
@@ -206,7 +206,8 @@ fn walk_tree(
     Ok(table_roots)
 }
 
-/// Rewrites `next` pointers of a chain that lead to moved pages.
+/// Rewrites the `next` pointers of a chain that lead to moved pages, and the back pointers
+/// that lead to them.
 fn fix_chain(tx: &mut WriteTxn<'_>, first: u32, len: u32, moves: &HashMap<u32, u32>) -> Result<()> {
     let mut chain = Vec::new();
     crate::btree::overflow::walk(tx.pages(), first, len, |p, _| chain.push(p))?;
@@ -215,6 +216,9 @@ fn fix_chain(tx: &mut WriteTxn<'_>, first: u32, len: u32, moves: &HashMap<u32, u
             let page = tx.pages_mut().page_mut(w[0])?;
             debug_assert_eq!(page[PAGE_TYPE_OFFSET], PageType::Overflow as u8);
             put_u32(page, PAGE_AUX_OFFSET, new);
+        }
+        if let Some(&new) = moves.get(&w[0]) {
+            put_u32(tx.pages_mut().page_mut(w[1])?, OVERFLOW_PREV_OFFSET, new);
         }
     }
     Ok(())

@@ -96,8 +96,9 @@ fn rebalance<S: PageStore>(
         // Redistribute between the two siblings and replace their separator.
         let (new_sep, m) = if is_leaf {
             let m = balanced_split(&sizes(&all), body, false).unwrap_or(all.len() / 2).max(1);
-            write_node(store, lpg, kind, 0, &all[..m])?;
-            write_node(store, rpg, kind, 0, &all[m..])?;
+            // A leaf's aux is its table's id.
+            write_node(store, lpg, kind, lchild0, &all[..m])?;
+            write_node(store, rpg, kind, rchild0, &all[m..])?;
             (shortest_separator(cell_key(&all[m - 1], true), cell_key(&all[m], true)), m)
         } else {
             let m = balanced_split(&sizes(&all), body, true).unwrap_or(all.len() / 2);

@@ -150,6 +150,11 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The header's aux field: child 0 of a branch, the owning table's id in a leaf.
+    pub fn aux(&self) -> Result<u32> {
+        u32_at(self.page, PAGE_AUX_OFFSET)
+    }
+
     /// Child `i` of a branch (`0..=len()`).
     #[inline]
     pub fn child(&self, i: usize) -> Result<u32> {
@@ -316,7 +321,12 @@ impl<'a> NodeMut<'a> {
 
     /// Sets child 0 of a branch.
     pub fn set_child0(&mut self, child: u32) {
-        put_u32(self.page, PAGE_AUX_OFFSET, child);
+        self.set_aux(child);
+    }
+
+    /// Sets the header's aux field: child 0 of a branch, the owning table's id in a leaf.
+    pub fn set_aux(&mut self, aux: u32) {
+        put_u32(self.page, PAGE_AUX_OFFSET, aux);
     }
 
     /// Sets child `i` (`0..=len`) of a branch.

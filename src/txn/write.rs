@@ -18,7 +18,7 @@ use super::table::{TableMut, get_in};
 use super::{check_key, check_table_name, check_value, owned_bounds, prefix_bounds};
 use crate::btree::{PageSource, PageStore, Range, delete, insert, merge};
 use crate::db::Shared;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::TableDesc;
 use crate::pager::TxnPages;
 use crate::value::Value;
@@ -115,9 +115,19 @@ impl<'db> WriteTxn<'db> {
         self.pages.usable()?;
         self.desc_of(Some(name))?;
         if !self.tables.contains_key(name) {
-            self.tables.insert(name.to_string(), (TableDesc::default(), true));
+            let id = self.new_table_id()?;
+            self.tables.insert(name.to_string(), (TableDesc::empty(id), true));
         }
         Ok(TableMut { tx: self, name: name.to_string() })
+    }
+
+    /// Takes the next table id from the header's counter; ids are never reused.
+    fn new_table_id(&mut self) -> Result<u32> {
+        let id = self.pages.meta.next_table_id;
+        self.pages.meta.next_table_id = id.checked_add(1).ok_or_else(|| {
+            Error::InvalidArgument("the database has used up its table ids".into())
+        })?;
+        Ok(id)
     }
 
     /// Whether a named table exists (as this transaction sees it).
