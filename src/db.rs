@@ -57,6 +57,7 @@ pub struct Shared {
     pub(crate) group: GroupCommit,
     pub(crate) checkpoint_lock: Mutex<()>,
     pub(crate) checkpoints: AtomicU64,
+    pub(crate) vacuum: crate::vacuum::Counters,
     pub(crate) recovery: RecoveryInfo,
     pub(crate) closed: AtomicBool,
     pub(crate) wake: (Mutex<bool>, Condvar),
@@ -261,6 +262,8 @@ pub struct Stats {
     pub checkpoint_count: u64,
     /// Read transactions currently open.
     pub active_readers: u64,
+    /// What vacuums did since open.
+    pub vacuum: crate::vacuum::VacuumStats,
 }
 
 impl Database {
@@ -323,6 +326,7 @@ impl Database {
             group,
             checkpoint_lock: Mutex::new(()),
             checkpoints: AtomicU64::new(0),
+            vacuum: Default::default(),
             recovery: o.recovery,
             closed: AtomicBool::new(false),
             wake: (Mutex::new(false), Condvar::new()),
@@ -393,8 +397,11 @@ impl Database {
     }
 
     /// Moves live pages from the end of the file into free pages and shrinks the database
-    /// by up to `budget` pages (0: as far as possible). Returns the pages reclaimed. The file
-    /// itself shrinks once no reader needs its tail (at once if there are none).
+    /// by up to `budget` pages (0: as far as possible): the budget bounds the pages
+    /// reclaimed, and so the pages moved. Returns the pages reclaimed. The file itself
+    /// shrinks once no reader needs its tail (at once if there are none). Works in every
+    /// [`AutoVacuum`](crate::AutoVacuum) mode; its cost grows with the pages it moves, not
+    /// with the size of the database ([`Stats::vacuum`] counts its reads and writes).
     pub fn vacuum(&self, budget: u64) -> Result<u64> {
         crate::vacuum::vacuum(&self.shared, budget)
     }
@@ -439,6 +446,7 @@ impl Database {
             tree_depth: depth,
             checkpoint_count: s.checkpoints.load(Ordering::Relaxed),
             active_readers: active,
+            vacuum: s.vacuum.stats(),
         })
     }
 

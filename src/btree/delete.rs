@@ -5,7 +5,8 @@
 //! root branch left with no keys is replaced by its only child, so a tree that loses most of
 //! its keys shrinks to match. No leaf but the root is ever left empty: a leaf emptied under a
 //! branch without keys (a shape only very long keys produce) is cut off, with that branch,
-//! at the nearest ancestor with other children. So every subtree holds a key.
+//! at the nearest ancestor with other children. So every subtree holds a key, which is how
+//! vacuum finds a page's parent.
 
 use super::insert::{Path, balanced_split, cells_of, insert_branch_cell, sizes, write_node};
 use super::node::{LeafValue, Node, NodeMut, cell_key, encode_branch_cell};

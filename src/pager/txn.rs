@@ -91,6 +91,13 @@ impl<'db> TxnPages<'db> {
         !self.dirty.is_empty() || !self.spill_log.is_empty() || self.meta != self.base.meta
     }
 
+    /// The page frames the transaction has written and its commit will write: spilled
+    /// frames, dirty pages, and the header page when nothing else carries the commit.
+    pub fn frames_to_write(&self) -> u64 {
+        let dirty = self.dirty.keys().filter(|&&p| p != 0).count() + self.spill_log.len();
+        dirty.max(1) as u64
+    }
+
     /// Whether the transaction has spilled pages to the WAL (it outgrew its cache).
     pub fn has_spilled(&self) -> bool {
         !self.spill_log.is_empty()
