@@ -173,6 +173,7 @@ impl Shared {
         self.group.note_written(seq);
         let level = self.level();
         let pending = seq - self.state.lock().nbackfill;
+        let wants_vacuum = crate::vacuum::wake_after_commit(self.opts.auto_vacuum, &snap.meta);
         drop(guard);
         if level.syncs_each_commit() {
             self.group.sync_upto(
@@ -190,7 +191,7 @@ impl Shared {
         self.readers_changed.notify_all();
         let wants_checkpoint =
             self.opts.auto_checkpoint != 0 && pending > self.opts.auto_checkpoint as u64;
-        if wants_checkpoint || level == Synchronous::Normal {
+        if wants_checkpoint || wants_vacuum || level == Synchronous::Normal {
             self.wake_worker();
         }
         Ok(())
@@ -262,7 +263,7 @@ pub struct Stats {
     pub checkpoint_count: u64,
     /// Read transactions currently open.
     pub active_readers: u64,
-    /// What vacuums did since open.
+    /// What vacuums (explicit and background) did since open.
     pub vacuum: crate::vacuum::VacuumStats,
 }
 

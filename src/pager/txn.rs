@@ -11,6 +11,7 @@
 //! The write lock is held from `begin` until the commit's frames are written (or rollback).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::MutexGuard;
 
@@ -48,11 +49,29 @@ pub struct TxnPages<'db> {
 impl<'db> TxnPages<'db> {
     /// Takes the write lock and starts from the last commit written.
     pub(crate) fn begin(shared: &'db Shared) -> Result<Self> {
+        Self::check_writable(shared)?;
+        Self::with_lock(shared, shared.writer.lock())
+    }
+
+    /// Like [`begin`](Self::begin), but gives up (`None`) if the write lock is not free
+    /// within `wait`.
+    pub(crate) fn try_begin(shared: &'db Shared, wait: Duration) -> Result<Option<Self>> {
+        Self::check_writable(shared)?;
+        match shared.writer.try_lock_for(wait) {
+            Some(guard) => Self::with_lock(shared, guard).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn check_writable(shared: &Shared) -> Result<()> {
         shared.fence.check()?;
         if shared.read_only {
             return Err(Error::ReadOnly);
         }
-        let guard = shared.writer.lock();
+        Ok(())
+    }
+
+    fn with_lock(shared: &'db Shared, guard: MutexGuard<'db, Writer>) -> Result<Self> {
         shared.fence.check()?;
         let base = shared.writer_view(&guard);
         Ok(TxnPages {

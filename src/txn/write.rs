@@ -45,7 +45,19 @@ struct Pending {
 
 impl<'db> WriteTxn<'db> {
     pub(crate) fn begin(shared: &'db Shared) -> Result<Self> {
-        Ok(WriteTxn { pages: TxnPages::begin(shared)?, tables: BTreeMap::new(), pending: None })
+        Ok(Self::over(TxnPages::begin(shared)?))
+    }
+
+    /// Begins the write transaction if the write lock is free within `wait`.
+    pub(crate) fn try_begin(
+        shared: &'db Shared,
+        wait: std::time::Duration,
+    ) -> Result<Option<Self>> {
+        Ok(TxnPages::try_begin(shared, wait)?.map(Self::over))
+    }
+
+    fn over(pages: TxnPages<'db>) -> Self {
+        WriteTxn { pages, tables: BTreeMap::new(), pending: None }
     }
 
     pub(crate) fn pages(&self) -> &TxnPages<'db> {
