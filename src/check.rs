@@ -4,7 +4,11 @@
 //! table's tree, a page of one overflow chain, or a free-list page. Each page must carry its
 //! type and a valid checksum; keys must be strictly ordered within and across pages and lie
 //! within the bounds their parents give them; all leaves of a tree sit at one depth; table
-//! entry counts match. Problems are collected, not thrown: the report names each one.
+//! entry counts match; no leaf but the root is empty. The hints vacuum relies on must be
+//! right: every leaf names its
+//! table's id, table ids are distinct and below the header's counter, and every overflow
+//! chain's back pointers lead back and its first page names the table and key of the cell
+//! that refers to it. Problems are collected, not thrown: the report names each one.
 
 use std::fmt;
 
@@ -12,6 +16,7 @@ use crate::btree::node::{LeafValue, Node};
 use crate::btree::{MAX_DEPTH, PageSource, overflow};
 use crate::error::Result;
 use crate::format::checksum::page_crc_ok;
+use crate::format::header::FIRST_NAMED_TABLE_ID;
 use crate::format::page::prefix_hint;
 use crate::format::{Meta, TableDesc};
 use crate::freelist;
@@ -149,8 +154,15 @@ impl Checker<'_> {
         if !keep {
             self.report.tables_checked += 1;
         }
-        let mut walk =
-            Walk { table: name, leaf_depth: None, last: None, count: 0, keep, kept: Vec::new() };
+        let mut walk = Walk {
+            table: name,
+            id: desc.id,
+            leaf_depth: None,
+            last: None,
+            count: 0,
+            keep,
+            kept: Vec::new(),
+        };
         if desc.root != 0 {
             self.node(&mut walk, desc.root, 1, None, None);
         }
@@ -244,6 +256,17 @@ impl Checker<'_> {
             }
             _ => {}
         }
+        if node.is_empty() && depth > 1 {
+            self.problem(format!("{what}: leaf {pgno} below the root is empty"));
+        }
+        match node.aux() {
+            Ok(id) if id == walk.id => {}
+            Ok(id) => self.problem(format!(
+                "{what}: leaf {pgno} names table id {id}, the table's id is {}",
+                walk.id
+            )),
+            Err(e) => self.problem(format!("{what}: leaf {pgno}: {e}")),
+        }
         for (i, k) in keys.iter().enumerate() {
             if walk.last.as_deref().is_some_and(|l| l >= *k) {
                 self.problem(format!("{what}: page {pgno}: key {i} not above the previous leaf's"));
@@ -254,7 +277,7 @@ impl Checker<'_> {
                 Ok(LeafValue::Inline(v)) if walk.keep => walk.kept.push((k.to_vec(), v.to_vec())),
                 Ok(LeafValue::Inline(_)) => {}
                 Ok(LeafValue::Overflow { first, len }) => {
-                    self.chain(what, first, len);
+                    self.chain(what, walk.id, k, first, len);
                     if walk.keep {
                         self.problem(format!("{what}: page {pgno}: catalog entry {i} overflows"));
                     }
@@ -264,10 +287,19 @@ impl Checker<'_> {
         }
     }
 
-    fn chain(&mut self, what: &str, first: u32, len: u32) {
+    /// Checks the chain a cell of `key` in table `id` refers to: its shape (back pointers
+    /// included) and that its first page names that table and key.
+    fn chain(&mut self, what: &str, id: u32, key: &[u8], first: u32, len: u32) {
         let mut pages = Vec::new();
-        if let Err(e) = overflow::walk(self.view, first, len, |p, _| pages.push(p)) {
-            self.problem(format!("{what}: overflow chain at page {first}: {e}"));
+        match overflow::walk(self.view, first, len, |p, _| pages.push(p)) {
+            Ok(owner) if owner.table == id && owner.key == key => {}
+            Ok(owner) => self.problem(format!(
+                "{what}: overflow chain at page {first} names table id {} and a key of {} \
+                 bytes as its owner, not the cell that refers to it",
+                owner.table,
+                owner.key.len()
+            )),
+            Err(e) => self.problem(format!("{what}: overflow chain at page {first}: {e}")),
         }
         for p in pages {
             if self.claim(p, &format!("{what} overflow chain")) {
@@ -304,6 +336,8 @@ impl Checker<'_> {
 /// State of one table's walk.
 struct Walk<'t> {
     table: &'t str,
+    /// The table's id, which its leaves and chains must name.
+    id: u32,
     leaf_depth: Option<usize>,
     last: Option<Vec<u8>>,
     count: u64,
@@ -332,10 +366,18 @@ pub fn check(view: &View) -> Result<CheckReport> {
     }
     c.table("", meta.default_table, false);
     let catalog = c.table("(catalog)", meta.catalog, true);
+    let mut ids = std::collections::HashSet::new();
     for (name, desc) in catalog {
         let name = String::from_utf8_lossy(&name).into_owned();
         match TableDesc::decode(&desc) {
             Ok(d) if desc.len() == crate::format::header::TABLE_DESC_SIZE => {
+                if d.id < FIRST_NAMED_TABLE_ID || d.id >= meta.next_table_id || !ids.insert(d.id) {
+                    c.problem(format!(
+                        "table {name:?} has table id {}, which is taken or not one the header \
+                         handed out (next id {})",
+                        d.id, meta.next_table_id
+                    ));
+                }
                 c.table(&name, d, false);
             }
             _ => c.problem(format!("catalog entry for table {name:?} is malformed")),

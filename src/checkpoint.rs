@@ -11,7 +11,8 @@
 //!
 //! The background worker wakes at least every 100 ms: it syncs the WAL at `Normal`, runs a
 //! passive checkpoint once more than `auto_checkpoint` frames are pending, and restarts the
-//! WAL when it has grown past that threshold and nothing needs it.
+//! WAL when it has grown past that threshold and nothing needs it. Each pass also gives the
+//! `AutoVacuum` policy its turn (`vacuum::auto`).
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -257,6 +258,7 @@ pub fn spawn_worker(weak: Weak<Shared>) -> io::Result<JoinHandle<()>> {
             if s.level() == Synchronous::Normal && s.group.has_unsynced() {
                 let _ = s.sync_wal();
             }
+            crate::vacuum::auto(&s);
             let threshold = s.opts.auto_checkpoint as u64;
             if threshold == 0 {
                 continue;

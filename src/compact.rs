@@ -13,17 +13,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::btree::PageSource;
 use crate::btree::build::{PageSink, TreeBuilder};
 use crate::btree::cursor::Range;
+use crate::btree::{PageSource, overflow};
 use crate::db::{Shared, Snapshot, WalEnd};
 use crate::error::{Error, Result};
 use crate::format::checksum::seal_page;
-use crate::format::page::{
-    PAGE_AUX_OFFSET, PAGE_CONTENT_OFFSET, PAGE_HEADER_SIZE, PAGE_TYPE_OFFSET, PageType,
-    overflow_capacity,
-};
-use crate::format::{Meta, TableDesc, put_u32};
+use crate::format::header::CATALOG_TABLE_ID;
+use crate::format::page::{ChainOwner, encode_overflow};
+use crate::format::{Meta, TableDesc};
 use crate::pager::View;
 use crate::storage::{FileStorage, Map, OpenMode, Storage, parent_dir};
 
@@ -83,24 +81,23 @@ impl PageSink for PageWriter<'_> {
         PageWriter::push(self, page)
     }
 
-    fn push_chain(&mut self, value: &[u8]) -> Result<u32> {
-        write_chain(self, value)
+    fn push_chain(&mut self, owner: ChainOwner<'_>, value: &[u8]) -> Result<u32> {
+        write_chain(self, owner, value)
     }
 }
 
-fn write_chain(w: &mut PageWriter<'_>, value: &[u8]) -> Result<u32> {
-    let cap = overflow_capacity(w.page_size);
-    // An empty value still has one (empty) page, as `overflow::pages_for` expects.
-    let chunks: Vec<&[u8]> =
-        if value.is_empty() { vec![value] } else { value.chunks(cap).collect() };
+/// Writes a chain on consecutive pages (the same pages `overflow::write` builds).
+fn write_chain(w: &mut PageWriter<'_>, owner: ChainOwner<'_>, value: &[u8]) -> Result<u32> {
+    let ps = w.page_size;
+    let n = overflow::pages_for(value.len(), owner.key.len(), ps);
     let first = w.page_count();
-    for (i, chunk) in chunks.iter().enumerate() {
-        let mut page = vec![0u8; w.page_size].into_boxed_slice();
-        page[PAGE_TYPE_OFFSET] = PageType::Overflow as u8;
-        put_u32(&mut page, PAGE_CONTENT_OFFSET, chunk.len() as u32);
-        let next = if i + 1 < chunks.len() { first + i as u32 + 1 } else { 0 };
-        put_u32(&mut page, PAGE_AUX_OFFSET, next);
-        page[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
+    for i in 0..n {
+        let data = &value[overflow::chunk(i, value.len(), owner.key.len(), ps)];
+        let pgno = first + i as u32;
+        let prev = if i == 0 { 0 } else { pgno - 1 };
+        let next = if i + 1 < n { pgno + 1 } else { 0 };
+        let mut page = vec![0u8; ps].into_boxed_slice();
+        encode_overflow(&mut page, prev, next, (i == 0).then_some(owner), data);
         w.push(page)?;
     }
     Ok(first)
@@ -111,14 +108,14 @@ pub(crate) fn build(view: &View, out: &dyn Storage, db_id: u64) -> Result<Meta> 
     let ps = view.page_size;
     out.set_len(0).map_err(|e| Error::io("compact output", e))?;
     let mut w = PageWriter::new(out, ps);
-    let default_table = copy_tree(view, view.meta.default_table.root, &mut w)?;
+    let default_table = copy_tree(view, view.meta.default_table, &mut w)?;
     let mut tables = Vec::new();
     for item in full_range(view, view.meta.catalog.root) {
         let (name, desc) = item?;
         let desc = TableDesc::decode(&desc)?;
-        tables.push((name.to_vec(), copy_tree(view, desc.root, &mut w)?));
+        tables.push((name.to_vec(), copy_tree(view, desc, &mut w)?));
     }
-    let mut cat = TreeBuilder::new();
+    let mut cat = TreeBuilder::new(CATALOG_TABLE_ID);
     for (name, desc) in &tables {
         cat.add(&mut w, name, &desc.encode())?;
     }
@@ -129,6 +126,7 @@ pub(crate) fn build(view: &View, out: &dyn Storage, db_id: u64) -> Result<Meta> 
         page_count: w.page_count(),
         free_head: 0,
         free_count: 0,
+        next_table_id: view.meta.next_table_id,
         txn_id: view.meta.txn_id,
         db_id,
         default_table,
@@ -144,9 +142,10 @@ fn full_range<S: PageSource>(src: &S, root: u32) -> Range<'_, S> {
     Range::new(src, root, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
 }
 
-fn copy_tree(view: &View, root: u32, w: &mut PageWriter<'_>) -> Result<TableDesc> {
-    let mut b = TreeBuilder::new();
-    for item in full_range(view, root) {
+/// Copies the table `desc` describes; the copy keeps its id.
+fn copy_tree(view: &View, desc: TableDesc, w: &mut PageWriter<'_>) -> Result<TableDesc> {
+    let mut b = TreeBuilder::new(desc.id);
+    for item in full_range(view, desc.root) {
         let (k, v) = item?;
         b.add(w, k, &v)?;
     }

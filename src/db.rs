@@ -66,6 +66,7 @@ pub struct Shared {
     pub(crate) group: GroupCommit,
     pub(crate) checkpoint_lock: Mutex<()>,
     pub(crate) checkpoints: AtomicU64,
+    pub(crate) vacuum: crate::vacuum::Counters,
     pub(crate) recovery: RecoveryInfo,
     /// The copy of a damaged WAL the open kept, if it found one.
     pub(crate) damaged_copy: Option<PathBuf>,
@@ -225,6 +226,7 @@ impl Shared {
         self.group.note_written(seq);
         let level = self.level();
         let pending = seq - self.state.lock().nbackfill;
+        let wants_vacuum = crate::vacuum::wake_after_commit(self.opts.auto_vacuum, &snap.meta);
         drop(guard);
         if level.syncs_each_commit() {
             self.group.sync_upto(
@@ -242,7 +244,7 @@ impl Shared {
         self.readers_changed.notify_all();
         let wants_checkpoint =
             self.opts.auto_checkpoint != 0 && pending > self.opts.auto_checkpoint as u64;
-        if wants_checkpoint || level == Synchronous::Normal {
+        if wants_checkpoint || wants_vacuum || level == Synchronous::Normal {
             self.wake_worker();
         }
         Ok(())
@@ -314,6 +316,8 @@ pub struct Stats {
     pub checkpoint_count: u64,
     /// Read transactions currently open.
     pub active_readers: u64,
+    /// What vacuums (explicit and background) did since open.
+    pub vacuum: crate::vacuum::VacuumStats,
 }
 
 impl Database {
@@ -390,6 +394,7 @@ impl Database {
             group,
             checkpoint_lock: Mutex::new(()),
             checkpoints: AtomicU64::new(0),
+            vacuum: Default::default(),
             recovery: o.recovery,
             damaged_copy: o.damaged_copy,
             closed: AtomicBool::new(false),
@@ -501,12 +506,22 @@ impl Database {
     }
 
     /// Moves live pages from the end of the file into free pages and shrinks the database
-    /// by up to `budget` pages (0: as far as possible). Returns the pages reclaimed. The file
-    /// itself shrinks once no reader needs its tail (at once if there are none).
+    /// by up to `budget` pages (0: as far as possible): the budget bounds the pages
+    /// reclaimed, and so the pages moved. Returns the pages reclaimed. The file itself
+    /// shrinks once no reader needs its tail (at once if there are none). Works in every
+    /// [`AutoVacuum`](crate::AutoVacuum) mode; its cost grows with the pages it moves, not
+    /// with the size of the database ([`Stats::vacuum`] counts its reads and writes).
     ///
     /// # Errors
     ///
-    /// [`Error::ReadOnly`] on a read-only handle; [`Error::Corrupt`] if a page it moves or a reference it rewrites is damaged; [`Error::Io`] if a write or sync fails; [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
+    /// [`Error::ReadOnly`] on a read-only handle; [`Error::Corrupt`] if a page it moves or a
+    /// reference it rewrites is damaged; [`Error::Io`] if a write or sync fails;
+    /// [`Error::NeedsRecovery`] if the handle is fenced by an earlier failed write or sync.
+    /// The vacuum is a commit followed by a checkpoint that shrinks the file: an error of its
+    /// commit is a commit error (see [`WriteTxn::commit`]); an error of that checkpoint (for
+    /// example a failed truncation, which fences the handle) is returned as the checkpoint's,
+    /// and the vacuum itself is then durable: the database did shrink, and the file follows
+    /// at the next checkpoint after a reopen.
     pub fn vacuum(&self, budget: u64) -> Result<u64> {
         crate::vacuum::vacuum(&self.shared, budget)
     }
@@ -563,6 +578,7 @@ impl Database {
             tree_depth: depth,
             checkpoint_count: s.checkpoints.load(Ordering::Relaxed),
             active_readers: active,
+            vacuum: s.vacuum.stats(),
         })
     }
 

@@ -81,6 +81,7 @@ pub use format::{MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use keypath::{KeyPath, KeyPathError, OrderedInt};
 pub use options::{AutoVacuum, CheckpointMode, Options, Synchronous};
 pub use txn::{KeyRange, ReadTxn, Table, TableMut, WriteTxn};
+pub use vacuum::VacuumStats;
 pub use value::Value;
 pub use wal::RecoveryInfo;
 

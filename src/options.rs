@@ -60,14 +60,25 @@ pub enum CheckpointMode {
     Truncate,
 }
 
-/// When freed pages are given back to the operating system.
+/// When freed pages are given back to the operating system. Freed pages are always reused
+/// by later commits first; a vacuum moves live pages from the end of the file into them and
+/// shrinks the file. [`Database::vacuum`] works in every mode. Background vacuums run on the
+/// handle's worker thread as ordinary write transactions: committers never wait for them,
+/// the worker waits at most 10 ms for the write lock (else it tries again on its next pass,
+/// every 100 ms), and a vacuum gives up when the handle closes or is fenced. Their work is
+/// counted in [`Stats::vacuum`](crate::Stats::vacuum).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AutoVacuum {
     /// Only when [`Database::vacuum`] is called.
     None,
-    /// At every commit that frees pages.
+    /// After every commit that leaves free pages, the worker runs `vacuum(0)`: the file
+    /// gives back every free page (once no reader needs the tail), as SQLite's
+    /// `auto_vacuum = FULL` does.
     Full,
-    /// Only when asked, in budgeted steps.
+    /// In budgeted steps: whenever the free pages are at least 10% of the database's pages
+    /// and at least 256 pages, each pass of the worker (every 100 ms) reclaims at most 1024
+    /// pages (`vacuum(1024)`), until the free pages fall below that threshold. The free pages
+    /// below it stay on the free list for later commits to reuse.
     Incremental,
 }
 

@@ -2,7 +2,7 @@
 //! to change, the format changed: bump the version and update FORMAT.md in the same commit.
 
 use folio::format::checksum::{crc32c_append, page_crc, seal_page};
-use folio::format::page::{PageType, prefix_hint};
+use folio::format::page::{ChainOwner, OverflowPage, PageType, encode_overflow, prefix_hint};
 use folio::format::wal::{FrameHeader, WalHeader, frame_offset};
 use folio::format::{Meta, TableDesc};
 
@@ -12,10 +12,11 @@ fn sample_meta() -> Meta {
         page_count: 0x0102_0304,
         free_head: 7,
         free_count: 3,
+        next_table_id: 0x0506_0708,
         txn_id: 0x1122_3344_5566_7788,
         db_id: 0xA1A2_A3A4_A5A6_A7A8,
-        default_table: TableDesc { root: 9, entries: 10 },
-        catalog: TableDesc { root: 11, entries: 2 },
+        default_table: TableDesc { root: 9, id: 2, entries: 10 },
+        catalog: TableDesc { root: 11, id: 1, entries: 2 },
     }
 }
 
@@ -28,18 +29,19 @@ fn header_page_layout() {
     let expect: &[(usize, &[u8])] = &[
         (4, &[PageType::Meta as u8, 0, 0, 0]),
         (16, b"folio-db"),
-        (24, &1u32.to_le_bytes()),
+        (24, &2u32.to_le_bytes()),
         (28, &4096u32.to_le_bytes()),
         (32, &[0x04, 0x03, 0x02, 0x01]),
         (36, &7u32.to_le_bytes()),
         (40, &3u32.to_le_bytes()),
-        (44, &[0, 0, 0, 0]),
+        (44, &[0x08, 0x07, 0x06, 0x05]),
         (48, &0x1122_3344_5566_7788u64.to_le_bytes()),
         (56, &0xA1A2_A3A4_A5A6_A7A8u64.to_le_bytes()),
         (64, &9u32.to_le_bytes()),
-        (68, &[0, 0, 0, 0]),
+        (68, &2u32.to_le_bytes()),
         (72, &10u64.to_le_bytes()),
         (80, &11u32.to_le_bytes()),
+        (84, &1u32.to_le_bytes()),
         (88, &2u64.to_le_bytes()),
     ];
     for (off, bytes) in expect {
@@ -49,6 +51,89 @@ fn header_page_layout() {
     assert_eq!(page[0..4], page_crc(&page).to_le_bytes());
     assert_eq!(page_crc(&page), crc32c_append(0, &page[4..]));
     assert_eq!(Meta::decode(&page).unwrap(), meta);
+}
+
+#[test]
+fn header_refuses_wrong_table_ids() {
+    for patch in [(68usize, 3u32), (84, 2), (44, 2), (24, 1)] {
+        let mut page = vec![0u8; 4096];
+        sample_meta().encode_into(&mut page);
+        page[patch.0..patch.0 + 4].copy_from_slice(&patch.1.to_le_bytes());
+        assert!(Meta::decode(&page).is_err(), "offset {} = {} accepted", patch.0, patch.1);
+    }
+}
+
+#[test]
+fn overflow_page_layout() {
+    // First page of a chain: prev 0, then the owner (table 7, key "k1"), then the data.
+    let mut page = vec![0xEEu8; 4096];
+    let owner = ChainOwner { table: 7, key: b"k1" };
+    encode_overflow(&mut page, 0, 0x0A0B_0C0D, Some(owner), b"data");
+    let expect: &[(usize, &[u8])] = &[
+        (4, &[PageType::Overflow as u8, 0, 0, 0]),
+        (8, &4u32.to_le_bytes()),
+        (12, &0x0A0B_0C0Du32.to_le_bytes()),
+        (16, &0u32.to_le_bytes()),
+        (20, &7u32.to_le_bytes()),
+        (24, &2u16.to_le_bytes()),
+        (26, b"k1"),
+        (28, b"data"),
+    ];
+    for (off, bytes) in expect {
+        assert_eq!(&page[*off..off + bytes.len()], *bytes, "first page bytes at offset {off}");
+    }
+    assert!(page[32..].iter().all(|&b| b == 0));
+    let decoded = OverflowPage::decode(&page, 5).unwrap();
+    assert_eq!(
+        (decoded.prev, decoded.next, decoded.owner, decoded.data),
+        (0, 0x0A0B_0C0D, Some(owner), &b"data"[..])
+    );
+
+    // Any later page: prev, then the data at offset 20.
+    encode_overflow(&mut page, 0x1122_3344, 0, None, b"xyz");
+    assert_eq!(page[8..12], 3u32.to_le_bytes());
+    assert_eq!(page[12..16], 0u32.to_le_bytes());
+    assert_eq!(page[16..20], 0x1122_3344u32.to_le_bytes());
+    assert_eq!(&page[20..23], b"xyz");
+    assert!(page[23..].iter().all(|&b| b == 0));
+    let decoded = OverflowPage::decode(&page, 5).unwrap();
+    assert_eq!((decoded.prev, decoded.owner, decoded.data), (0x1122_3344, None, &b"xyz"[..]));
+
+    assert_eq!(folio::format::page::overflow_capacity(4096), 4076);
+    assert_eq!(folio::format::page::first_overflow_capacity(4096, 2), 4068);
+    // A chain of 4068 + 4076 bytes fills exactly two pages; one byte more takes a third.
+    assert_eq!(folio::btree::overflow::pages_for(4068 + 4076, 2, 4096), 2);
+    assert_eq!(folio::btree::overflow::pages_for(4068 + 4077, 2, 4096), 3);
+    assert_eq!(folio::btree::overflow::pages_for(0, 2, 4096), 1);
+}
+
+#[test]
+fn leaves_name_their_table() {
+    // A database's default table (id 2) and a named table (the first: id 3), read back raw.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let db = folio::Database::open(&path).unwrap();
+    let mut tx = db.begin_write().unwrap();
+    tx.put(b"a", b"1").unwrap();
+    tx.table("t").unwrap().put(b"b", b"2").unwrap();
+    tx.commit().unwrap();
+    db.close().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let meta = Meta::decode(&bytes).unwrap();
+    assert_eq!(meta.next_table_id, 4, "one named table created");
+    let aux = |pgno: u32| {
+        let page = &bytes[pgno as usize * 4096..][..4096];
+        assert_eq!(page[4], PageType::Leaf as u8);
+        u32::from_le_bytes(page[12..16].try_into().unwrap())
+    };
+    assert_eq!(aux(meta.default_table.root), 2);
+    assert_eq!(aux(meta.catalog.root), 1);
+    let leaves: Vec<u32> = (1..meta.page_count)
+        .filter(|&p| bytes[p as usize * 4096 + 4] == PageType::Leaf as u8)
+        .map(aux)
+        .collect();
+    assert_eq!(leaves.len(), 3);
+    assert!(leaves.contains(&3), "the named table's leaf names id 3: {leaves:?}");
 }
 
 #[test]

@@ -138,6 +138,19 @@ fn write_seeds() {
     let mut generation_max = open_files_input(&main, &wal_max);
     generation_max[3] |= 0xC0;
     write("open_files", "regression_wal_generation_max", &generation_max);
+    // A default table claiming u64::MAX entries, in page 0 and in every commit record
+    // (resealed): the next insert once overflowed the count.
+    let (mut main, mut wal) = sample_files(false, 4096);
+    main[72..80].copy_from_slice(&u64::MAX.to_le_bytes());
+    let frame = folio::format::wal::FRAME_HEADER_SIZE + 4096;
+    for f in wal[48..].chunks_exact_mut(frame) {
+        if f[4] & 1 != 0 {
+            f[64..72].copy_from_slice(&u64::MAX.to_le_bytes());
+        }
+    }
+    let mut entry_count_max = open_files_input(&main, &wal);
+    entry_count_max[3] |= 0xC0;
+    write("open_files", "regression_entry_count_max", &entry_count_max);
 
     write("wal_recovery", "all_commits", &harness::wal_recovery_seed(usize::MAX, &[]));
     write("wal_recovery", "first_frames", &harness::wal_recovery_seed(5, &[]));

@@ -386,7 +386,11 @@ fn corrupt_header_fields_are_refused() {
         ("catalog root beyond page count", Box::new(move |p| put_u32(p, 80, pages))),
         ("free-list head beyond page count", Box::new(move |p| put_u32(p, 36, pages + 1))),
         ("free count >= page count", Box::new(move |p| put_u32(p, 40, pages))),
-        ("format version 2", Box::new(|p| put_u32(p, 24, 2))),
+        ("format version 1 (before table ids)", Box::new(|p| put_u32(p, 24, 1))),
+        ("format version 3", Box::new(|p| put_u32(p, 24, 3))),
+        ("next table id 0", Box::new(|p| put_u32(p, 44, 0))),
+        ("default table id not 2", Box::new(|p| put_u32(p, 68, 3))),
+        ("catalog id not 1", Box::new(|p| put_u32(p, 84, 0))),
         ("page type not meta", Box::new(|p| p[4] = 3)),
         ("magic damaged", Box::new(|p| p[16] ^= 0x20)),
     ];

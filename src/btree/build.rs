@@ -15,7 +15,7 @@ use super::node::{LeafValue, NodeMut, cell_key, encode_branch_cell, encode_leaf_
 use super::shortest_separator;
 use crate::error::Result;
 use crate::format::TableDesc;
-use crate::format::page::{PAGE_AUX_OFFSET, PageType, SLOT_SIZE};
+use crate::format::page::{ChainOwner, PAGE_AUX_OFFSET, PageType, SLOT_SIZE};
 
 /// Bytes a built page keeps free for later inserts: 1/16 of the page.
 pub(crate) fn fill_reserve(page_size: usize) -> usize {
@@ -36,8 +36,9 @@ pub(crate) trait PageSink {
     fn page_size(&self) -> usize;
     /// Stores a finished tree page; returns its page number.
     fn push(&mut self, page: Box<[u8]>) -> Result<u32>;
-    /// Stores a value too large to sit in a leaf as an overflow chain; returns its first page.
-    fn push_chain(&mut self, value: &[u8]) -> Result<u32>;
+    /// Stores a value too large to sit in a leaf as an overflow chain owned by `owner`;
+    /// returns its first page.
+    fn push_chain(&mut self, owner: ChainOwner<'_>, value: &[u8]) -> Result<u32>;
 }
 
 /// One level of branches being filled.
@@ -50,6 +51,8 @@ struct Level {
 
 /// Builds one tree from entries given in ascending key order.
 pub(crate) struct TreeBuilder {
+    /// The id of the table being built: every leaf and chain records it.
+    table: u32,
     leaf: Option<Box<[u8]>>,
     leaf_cells: usize,
     leaf_promoted: Option<Vec<u8>>,
@@ -61,8 +64,9 @@ pub(crate) struct TreeBuilder {
 }
 
 impl TreeBuilder {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(table: u32) -> Self {
         TreeBuilder {
+            table,
             leaf: None,
             leaf_cells: 0,
             leaf_promoted: None,
@@ -79,7 +83,7 @@ impl TreeBuilder {
         if value_is_inline(key.len(), value.len(), w.page_size()) {
             encode_leaf_cell(&mut cell, key, LeafValue::Inline(value));
         } else {
-            let first = w.push_chain(value)?;
+            let first = w.push_chain(ChainOwner { table: self.table, key }, value)?;
             encode_leaf_cell(
                 &mut cell,
                 key,
@@ -107,6 +111,7 @@ impl TreeBuilder {
                 self.leaf_promoted = Some(shortest_separator(&self.prev_key, key));
             }
             let mut page = blank(w.page_size(), PageType::Leaf);
+            NodeMut::new(&mut page).set_aux(self.table);
             let ok = append(&mut page, 0, cell, true);
             debug_assert!(ok, "one cell always fits an empty leaf");
             self.leaf = Some(page);
@@ -150,10 +155,10 @@ impl TreeBuilder {
 
     /// Writes what is left and returns the tree's descriptor (root 0 for no entries).
     pub(crate) fn finish(mut self, w: &mut impl PageSink) -> Result<TableDesc> {
-        let Some(leaf) = self.leaf.take() else { return Ok(TableDesc::default()) };
+        let Some(leaf) = self.leaf.take() else { return Ok(TableDesc::empty(self.table)) };
         let mut root = w.push(leaf)?;
         if self.levels.is_empty() {
-            return Ok(TableDesc { root, entries: self.entries });
+            return Ok(TableDesc { root, id: self.table, entries: self.entries });
         }
         let promoted = self.leaf_promoted.take();
         self.add_child(w, 0, promoted, root)?;
@@ -175,7 +180,7 @@ impl TreeBuilder {
             self.add_child(w, level + 1, node.promoted, pgno)?;
             level += 1;
         }
-        Ok(TableDesc { root, entries: self.entries })
+        Ok(TableDesc { root, id: self.table, entries: self.entries })
     }
 }
 
@@ -201,7 +206,7 @@ mod tests {
             self.0.push(page);
             Ok(self.0.len() as u32)
         }
-        fn push_chain(&mut self, _: &[u8]) -> Result<u32> {
+        fn push_chain(&mut self, _: ChainOwner<'_>, _: &[u8]) -> Result<u32> {
             unreachable!("the test's values are inline")
         }
     }
@@ -211,7 +216,7 @@ mod tests {
     #[test]
     fn built_pages_keep_the_reserve_and_no_more() {
         let mut sink = Pages(Vec::new());
-        let mut b = TreeBuilder::new();
+        let mut b = TreeBuilder::new(crate::format::header::DEFAULT_TABLE_ID);
         let n = 20_000u32;
         for i in 0..n {
             let key = format!("key{i:08}");

@@ -3,7 +3,10 @@
 //! A page under half full merges with a sibling when both fit in one page; a page under a
 //! quarter full that cannot merge takes cells from its sibling so both end about even. A
 //! root branch left with no keys is replaced by its only child, so a tree that loses most of
-//! its keys shrinks to match.
+//! its keys shrinks to match. No leaf but the root is ever left empty: a leaf emptied under a
+//! branch without keys (a shape only very long keys produce) is cut off, with that branch,
+//! at the nearest ancestor with other children. So every subtree holds a key, which is how
+//! vacuum finds a page's parent.
 
 use super::insert::{Path, balanced_split, cells_of, insert_branch_cell, sizes, write_node};
 use super::node::{LeafValue, Node, NodeMut, cell_key, encode_branch_cell};
@@ -58,6 +61,13 @@ fn rebalance<S: PageStore>(
         let (parent, ci) = path[level - 1];
         let pnode = Node::new(store.page(parent)?, parent)?;
         if pnode.is_empty() {
+            if is_leaf && n == 0 {
+                match cut_empty(store, path, level, pgno)? {
+                    Some(l) => (pgno, level) = (path[l].0, l),
+                    None => return shrink_root(store, desc),
+                }
+                continue;
+            }
             // A degenerate branch (one child, possible only with huge keys): fix it instead.
             pgno = parent;
             level -= 1;
@@ -91,8 +101,9 @@ fn rebalance<S: PageStore>(
         // Redistribute between the two siblings and replace their separator.
         let (new_sep, m) = if is_leaf {
             let m = balanced_split(&sizes(&all), body, false).unwrap_or(all.len() / 2).max(1);
-            write_node(store, lpg, kind, 0, &all[..m])?;
-            write_node(store, rpg, kind, 0, &all[m..])?;
+            // A leaf's aux is its table's id.
+            write_node(store, lpg, kind, lchild0, &all[..m])?;
+            write_node(store, rpg, kind, rchild0, &all[m..])?;
             (shortest_separator(cell_key(&all[m - 1], true), cell_key(&all[m], true)), m)
         } else {
             let m = balanced_split(&sizes(&all), body, true).unwrap_or(all.len() / 2);
@@ -114,6 +125,40 @@ fn rebalance<S: PageStore>(
             false,
         );
     }
+}
+
+/// Removes the empty leaf `leaf` (at `level` of `path`) and the branches without keys above
+/// it from the nearest ancestor that has other children; returns that ancestor's index in
+/// `path`, or None if the whole tree was that chain (the root then collapses).
+fn cut_empty<S: PageStore>(
+    store: &mut S,
+    path: &Path,
+    level: usize,
+    leaf: u32,
+) -> Result<Option<usize>> {
+    let mut dead = vec![leaf];
+    for j in (0..level).rev() {
+        let (a, ci) = path[j];
+        let node = Node::new(store.page(a)?, a)?;
+        if node.is_empty() {
+            dead.push(a);
+            continue;
+        }
+        // The cut child's key range joins its neighbour's: it held no key.
+        let child1 = node.child(1)?;
+        let mut nm = NodeMut::new(store.page_mut(a)?);
+        if ci == 0 {
+            nm.set_child0(child1);
+            nm.remove(0);
+        } else {
+            nm.remove(ci - 1);
+        }
+        for p in dead {
+            store.free(p)?;
+        }
+        return Ok(Some(j));
+    }
+    Ok(None)
 }
 
 /// Collapses a root that became empty (leaf) or has a single child (branch).

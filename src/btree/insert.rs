@@ -13,6 +13,7 @@ use super::search::descend;
 use super::{PageStore, overflow, shortest_separator};
 use crate::error::Result;
 use crate::format::TableDesc;
+use crate::format::page::ChainOwner;
 use crate::format::page::{PageType, SLOT_SIZE, body_size};
 
 /// A path from the root: for each branch, its page and the child index taken.
@@ -52,7 +53,7 @@ pub fn put_with<S: PageStore>(
     if value_is_inline(key.len(), value.len(), ps) {
         encode_leaf_cell(&mut cell, key, LeafValue::Inline(value));
     } else {
-        let first = overflow::write(store, value)?;
+        let first = overflow::write(store, ChainOwner { table: desc.id, key }, value)?;
         encode_leaf_cell(&mut cell, key, LeafValue::Overflow { first, len: value.len() as u32 });
     }
     // Each round either places the cell or splits a leaf in two without it; the second case
@@ -60,7 +61,9 @@ pub fn put_with<S: PageStore>(
     loop {
         if desc.root == 0 {
             let leaf = store.alloc()?;
-            let inserted = NodeMut::init(store.page_mut(leaf)?, PageType::Leaf).insert(0, &cell);
+            let mut node = NodeMut::init(store.page_mut(leaf)?, PageType::Leaf);
+            node.set_aux(desc.id);
+            let inserted = node.insert(0, &cell);
             debug_assert!(inserted, "any single cell fits an empty leaf");
             desc.root = leaf;
             desc.entries = desc.entries.saturating_add(1);
@@ -115,26 +118,25 @@ fn is_right_edge<S: PageStore>(store: &S, path: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// Copies out the cells of node `pgno`.
+/// Copies out the cells of node `pgno`, and its aux field (child 0 of a branch, the owning
+/// table of a leaf).
 pub(crate) fn cells_of<S: PageStore>(store: &S, pgno: u32) -> Result<(Vec<Vec<u8>>, u32)> {
     let node = Node::new(store.page(pgno)?, pgno)?;
     let cells = (0..node.len()).map(|i| node.cell(i).map(<[u8]>::to_vec)).collect::<Result<_>>()?;
-    let child0 = if node.is_leaf() { 0 } else { node.child(0)? };
-    Ok((cells, child0))
+    Ok((cells, node.aux()?))
 }
 
-/// Rewrites page `pgno` as a node of `kind` holding `cells`.
+/// Rewrites page `pgno` as a node of `kind` holding `cells`, with `aux` as its aux field
+/// (child 0 of a branch, the owning table of a leaf).
 pub(crate) fn write_node<S: PageStore>(
     store: &mut S,
     pgno: u32,
     kind: PageType,
-    child0: u32,
+    aux: u32,
     cells: &[Vec<u8>],
 ) -> Result<()> {
     let mut node = NodeMut::init(store.page_mut(pgno)?, kind);
-    if kind == PageType::Branch {
-        node.set_child0(child0);
-    }
+    node.set_aux(aux);
     for (i, c) in cells.iter().enumerate() {
         let ok = node.insert(i, c);
         debug_assert!(ok, "split halves are sized to fit");
@@ -215,8 +217,8 @@ fn split_leaf<S: PageStore>(
         (m, false)
     };
     let right = store.alloc()?;
-    write_node(store, pgno, PageType::Leaf, 0, &cells[..m])?;
-    write_node(store, right, PageType::Leaf, 0, &cells[m..])?;
+    write_node(store, pgno, PageType::Leaf, desc.id, &cells[..m])?;
+    write_node(store, right, PageType::Leaf, desc.id, &cells[m..])?;
     let sep = shortest_separator(cell_key(&cells[m - 1], true), cell_key(&cells[m], true));
     insert_into_parent(store, desc, path, pgno, &sep, right, append)?;
     Ok(placed)

@@ -12,6 +12,7 @@ use super::search::too_deep;
 use super::{MAX_DEPTH, PageStore, overflow};
 use crate::error::Result;
 use crate::format::TableDesc;
+use crate::format::page::ChainOwner;
 
 /// One write of a sorted batch: `Some(value)` puts, `None` deletes.
 pub(crate) type Write<'a> = (&'a [u8], Option<&'a [u8]>);
@@ -24,7 +25,7 @@ pub(crate) fn rebuild<'w, S: PageStore>(
 ) -> Result<()> {
     let mut old = OldLeaves::new(desc.root);
     let mut writes = writes.peekable();
-    let mut b = TreeBuilder::new();
+    let mut b = TreeBuilder::new(desc.id);
     while let Some(page) = old.next_leaf(store)? {
         let node = Node::new(&page, 0)?;
         for i in 0..node.len() {
@@ -74,8 +75,8 @@ impl<S: PageStore> PageSink for Sink<'_, S> {
         Ok(pgno)
     }
 
-    fn push_chain(&mut self, value: &[u8]) -> Result<u32> {
-        overflow::write(self.0, value)
+    fn push_chain(&mut self, owner: ChainOwner<'_>, value: &[u8]) -> Result<u32> {
+        overflow::write(self.0, owner, value)
     }
 }
 

@@ -170,6 +170,15 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The header's aux field: child 0 of a branch, the owning table's id in a leaf.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the page is too short to hold its header.
+    pub fn aux(&self) -> Result<u32> {
+        u32_at(self.page, PAGE_AUX_OFFSET)
+    }
+
     /// Child `i` of a branch (`0..=len()`).
     ///
     /// # Errors
@@ -356,7 +365,12 @@ impl<'a> NodeMut<'a> {
 
     /// Sets child 0 of a branch.
     pub fn set_child0(&mut self, child: u32) {
-        put_u32(self.page, PAGE_AUX_OFFSET, child);
+        self.set_aux(child);
+    }
+
+    /// Sets the header's aux field: child 0 of a branch, the owning table's id in a leaf.
+    pub fn set_aux(&mut self, aux: u32) {
+        put_u32(self.page, PAGE_AUX_OFFSET, aux);
     }
 
     /// Sets child `i` (`0..=len`) of a branch.

@@ -7,19 +7,24 @@
 //! offset size  field
 //!  0     16    common page header (type Meta)
 //! 16      8    magic "folio-db"
-//! 24      4    format version (1)
+//! 24      4    format version (2)
 //! 28      4    page size in bytes
 //! 32      4    page count: pages 0..count are the database
 //! 36      4    first free-list trunk page (0 = none)
 //! 40      4    free pages, trunks included
-//! 44      4    reserved (0)
+//! 44      4    next table id: the id the next named table gets
 //! 48      8    id of the last committed transaction
 //! 56      8    database id: random, chosen at creation; the WAL header repeats it
 //! 64     16    default table descriptor
 //! 80     16    catalog descriptor (root of the tree of named tables; count = tables)
 //! 96           zero to the end of the page
 //! ```
-//! A table descriptor is `root u32 | reserved u32 | entries u64`; root 0 is an empty tree.
+//! A table descriptor is `root u32 | table id u32 | entries u64`; root 0 is an empty tree.
+//! Every table has a stable id: the catalog [`CATALOG_TABLE_ID`], the default table
+//! [`DEFAULT_TABLE_ID`], named tables ids from [`FIRST_NAMED_TABLE_ID`] on, handed out by the
+//! header's counter and never reused. Leaves and the first page of each overflow chain
+//! record the id of the table that owns them, so vacuum can find a page's parent by a
+//! descent instead of a walk.
 
 use super::checksum::seal_page;
 use super::page::{PAGE_HEADER_SIZE, PAGE_TYPE_OFFSET, PageType};
@@ -34,6 +39,7 @@ const OFF_PAGE_SIZE: usize = 28;
 const OFF_PAGE_COUNT: usize = 32;
 const OFF_FREE_HEAD: usize = 36;
 const OFF_FREE_COUNT: usize = 40;
+const OFF_NEXT_TABLE_ID: usize = 44;
 const OFF_TXN_ID: usize = 48;
 const OFF_DB_ID: usize = 56;
 const OFF_DEFAULT_TABLE: usize = 64;
@@ -42,30 +48,44 @@ const OFF_CATALOG: usize = 80;
 pub const META_USED: usize = 96;
 /// Size of an encoded table descriptor.
 pub const TABLE_DESC_SIZE: usize = 16;
+/// Id of the catalog (the tree of named tables).
+pub const CATALOG_TABLE_ID: u32 = 1;
+/// Id of the default table.
+pub const DEFAULT_TABLE_ID: u32 = 2;
+/// Id of the first named table a database creates.
+pub const FIRST_NAMED_TABLE_ID: u32 = 3;
 
-/// Where a table's tree lives and how many entries it holds.
+/// Where a table's tree lives, which table it is, and how many entries it holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableDesc {
     /// Root page, 0 for an empty table.
     pub root: u32,
+    /// The table's id (0 only in the placeholder for a table that does not exist).
+    pub id: u32,
     /// Number of entries.
     pub entries: u64,
 }
 
 impl TableDesc {
+    /// An empty table with id `id`.
+    pub fn empty(id: u32) -> Self {
+        TableDesc { root: 0, id, entries: 0 }
+    }
+
     /// Decodes a descriptor from its 16 bytes.
     ///
     /// # Errors
     ///
     /// [`Error::Corrupt`] if the bytes are too short or hold an invalid value (naming the offset).
     pub fn decode(b: &[u8]) -> Result<Self> {
-        Ok(TableDesc { root: u32_at(b, 0)?, entries: u64_at(b, 8)? })
+        Ok(TableDesc { root: u32_at(b, 0)?, id: u32_at(b, 4)?, entries: u64_at(b, 8)? })
     }
 
     /// Encodes the descriptor.
     pub fn encode(&self) -> [u8; TABLE_DESC_SIZE] {
         let mut b = [0u8; TABLE_DESC_SIZE];
         put_u32(&mut b, 0, self.root);
+        put_u32(&mut b, 4, self.id);
         put_u64(&mut b, 8, self.entries);
         b
     }
@@ -85,6 +105,8 @@ pub struct Meta {
     pub free_head: u32,
     /// Free pages, trunk pages included.
     pub free_count: u32,
+    /// The id the next named table gets.
+    pub next_table_id: u32,
     /// Id of the last committed transaction.
     pub txn_id: u64,
     /// Random identity of this database; binds the WAL to it.
@@ -103,10 +125,11 @@ impl Meta {
             page_count: 1,
             free_head: 0,
             free_count: 0,
+            next_table_id: FIRST_NAMED_TABLE_ID,
             txn_id: 0,
             db_id,
-            default_table: TableDesc::default(),
-            catalog: TableDesc::default(),
+            default_table: TableDesc::empty(DEFAULT_TABLE_ID),
+            catalog: TableDesc::empty(CATALOG_TABLE_ID),
         }
     }
 
@@ -120,6 +143,7 @@ impl Meta {
         put_u32(page, OFF_PAGE_COUNT, self.page_count);
         put_u32(page, OFF_FREE_HEAD, self.free_head);
         put_u32(page, OFF_FREE_COUNT, self.free_count);
+        put_u32(page, OFF_NEXT_TABLE_ID, self.next_table_id);
         put_u64(page, OFF_TXN_ID, self.txn_id);
         put_u64(page, OFF_DB_ID, self.db_id);
         page[OFF_DEFAULT_TABLE..OFF_DEFAULT_TABLE + TABLE_DESC_SIZE]
@@ -205,6 +229,7 @@ impl Meta {
             page_count: u32_at(page, OFF_PAGE_COUNT)?,
             free_head: u32_at(page, OFF_FREE_HEAD)?,
             free_count: u32_at(page, OFF_FREE_COUNT)?,
+            next_table_id: u32_at(page, OFF_NEXT_TABLE_ID)?,
             txn_id: u64_at(page, OFF_TXN_ID)?,
             db_id: u64_at(page, OFF_DB_ID)?,
             default_table: TableDesc::decode(&page[OFF_DEFAULT_TABLE..])?,
@@ -236,6 +261,26 @@ impl Meta {
             return Err(Error::corrupt_page(
                 0,
                 format!("header: {} free pages in a database of {pc} pages", self.free_count),
+            ));
+        }
+        for (what, id, want) in [
+            ("default table", self.default_table.id, DEFAULT_TABLE_ID),
+            ("catalog", self.catalog.id, CATALOG_TABLE_ID),
+        ] {
+            if id != want {
+                return Err(Error::corrupt_page(
+                    0,
+                    format!("header: the {what} has table id {id}, expected {want}"),
+                ));
+            }
+        }
+        if self.next_table_id < FIRST_NAMED_TABLE_ID {
+            return Err(Error::corrupt_page(
+                0,
+                format!(
+                    "header: next table id {} is below {FIRST_NAMED_TABLE_ID}",
+                    self.next_table_id
+                ),
             ));
         }
         Ok(())

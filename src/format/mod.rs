@@ -20,7 +20,7 @@ pub const PAGE_SIZE_MIN: u32 = 4096;
 /// Largest supported page size in bytes.
 pub const PAGE_SIZE_MAX: u32 = 65536;
 /// Format version written into new files; files with another version are refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Longest key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 2048;
 /// Longest value accepted, in bytes (1 GiB).

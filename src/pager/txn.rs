@@ -11,6 +11,7 @@
 //! The write lock is held from `begin` until the commit's frames are written (or rollback).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::MutexGuard;
 
@@ -50,11 +51,29 @@ pub struct TxnPages<'db> {
 impl<'db> TxnPages<'db> {
     /// Takes the write lock and starts from the last commit written.
     pub(crate) fn begin(shared: &'db Shared) -> Result<Self> {
+        Self::check_writable(shared)?;
+        Self::with_lock(shared, shared.writer.lock())
+    }
+
+    /// Like [`begin`](Self::begin), but gives up (`None`) if the write lock is not free
+    /// within `wait`.
+    pub(crate) fn try_begin(shared: &'db Shared, wait: Duration) -> Result<Option<Self>> {
+        Self::check_writable(shared)?;
+        match shared.writer.try_lock_for(wait) {
+            Some(guard) => Self::with_lock(shared, guard).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn check_writable(shared: &Shared) -> Result<()> {
         shared.fence.check()?;
         if shared.read_only {
             return Err(Error::ReadOnly);
         }
-        let guard = shared.writer.lock();
+        Ok(())
+    }
+
+    fn with_lock(shared: &'db Shared, guard: MutexGuard<'db, Writer>) -> Result<Self> {
         shared.fence.check()?;
         let base = shared.writer_view(&guard);
         Ok(TxnPages {
@@ -89,6 +108,13 @@ impl<'db> TxnPages<'db> {
     /// drops free pages from the end changes nothing else).
     pub fn is_dirty(&self) -> bool {
         !self.dirty.is_empty() || !self.spill_log.is_empty() || self.meta != self.base.meta
+    }
+
+    /// The page frames the transaction has written and its commit will write: spilled
+    /// frames, dirty pages, and the header page when nothing else carries the commit.
+    pub fn frames_to_write(&self) -> u64 {
+        let dirty = self.dirty.keys().filter(|&&p| p != 0).count() + self.spill_log.len();
+        dirty.max(1) as u64
     }
 
     /// Whether the transaction has spilled pages to the WAL (it outgrew its cache).

@@ -17,7 +17,7 @@ use super::table::{TableMut, get_in};
 use super::{KeyRange, check_key, check_table_name, check_value, prefix_bounds};
 use crate::btree::{PageSource, PageStore, Range, delete, insert, merge};
 use crate::db::Shared;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::TableDesc;
 use crate::pager::TxnPages;
 use crate::value::Value;
@@ -45,7 +45,19 @@ struct Pending {
 
 impl<'db> WriteTxn<'db> {
     pub(crate) fn begin(shared: &'db Shared) -> Result<Self> {
-        Ok(WriteTxn { pages: TxnPages::begin(shared)?, tables: BTreeMap::new(), pending: None })
+        Ok(Self::over(TxnPages::begin(shared)?))
+    }
+
+    /// Begins the write transaction if the write lock is free within `wait`.
+    pub(crate) fn try_begin(
+        shared: &'db Shared,
+        wait: std::time::Duration,
+    ) -> Result<Option<Self>> {
+        Ok(TxnPages::try_begin(shared, wait)?.map(Self::over))
+    }
+
+    fn over(pages: TxnPages<'db>) -> Self {
+        WriteTxn { pages, tables: BTreeMap::new(), pending: None }
     }
 
     pub(crate) fn pages(&self) -> &TxnPages<'db> {
@@ -136,9 +148,19 @@ impl<'db> WriteTxn<'db> {
         self.pages.usable()?;
         self.desc_of(Some(name))?;
         if !self.tables.contains_key(name) {
-            self.tables.insert(name.to_string(), (TableDesc::default(), true));
+            let id = self.new_table_id()?;
+            self.tables.insert(name.to_string(), (TableDesc::empty(id), true));
         }
         Ok(TableMut { tx: self, name: name.to_string() })
+    }
+
+    /// Takes the next table id from the header's counter; ids are never reused.
+    fn new_table_id(&mut self) -> Result<u32> {
+        let id = self.pages.meta.next_table_id;
+        self.pages.meta.next_table_id = id.checked_add(1).ok_or_else(|| {
+            Error::InvalidArgument("the database has used up its table ids".into())
+        })?;
+        Ok(id)
     }
 
     /// Whether a named table exists (as this transaction sees it).

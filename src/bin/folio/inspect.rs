@@ -15,7 +15,9 @@ use std::path::Path;
 
 use folio::btree::{LeafValue, Node};
 use folio::format::header::TABLE_DESC_SIZE;
-use folio::format::page::{PAGE_AUX_OFFSET, PAGE_COUNT_OFFSET, PAGE_HEADER_SIZE, PageType};
+use folio::format::page::{
+    OverflowPage, PAGE_AUX_OFFSET, PAGE_COUNT_OFFSET, PAGE_HEADER_SIZE, PageType,
+};
 use folio::format::{Meta, TableDesc, page_size_ok, u16_at, u32_at};
 
 use crate::{CliError, CliResult, open};
@@ -191,30 +193,42 @@ impl Owners {
 }
 
 /// Follows an overflow chain from `first` for a value of `len` bytes (`None`: until it ends):
-/// the pages visited, and what is wrong with the chain, if anything.
+/// the pages visited, and what is wrong with the chain, if anything. Each page must be an
+/// overflow page whose back pointer names the page before it; the first page's owner record
+/// (its key's length) fixes how many pages a value of `len` bytes takes.
 pub fn chain(f: &PageFile, first: u32, len: Option<u32>) -> (Vec<u32>, Option<String>) {
-    let cap = folio::format::page::overflow_capacity(f.page_size);
-    let want = len.map(|l| folio::btree::overflow::pages_for(l as usize, f.page_size));
-    let limit = want.unwrap_or(f.page_count() as usize);
+    let mut want = None;
     let mut pages = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut p = first;
+    // From a leaf cell (`len` known) the chain starts at its first page, whose back pointer
+    // is 0; the inspector may also start in the middle of a chain.
+    let (mut p, mut prev) = (first, len.map(|_| 0u32));
     while p != 0 {
+        let limit = want.unwrap_or(f.page_count() as usize);
         if pages.len() == limit || !seen.insert(p) {
             return (pages, Some(format!("continues to page {p}, past its end (a cycle?)")));
         }
         let Some(page) = f.page(p) else {
             return (pages, Some(format!("page {p} is beyond the end of the file")));
         };
-        if page.get(4) != Some(&(PageType::Overflow as u8)) {
-            return (pages, Some(format!("page {p} is not an overflow page")));
+        let o = match OverflowPage::decode(&page, p) {
+            Ok(o) => o,
+            Err(e) => return (pages, Some(e.to_string())),
+        };
+        if let Some(prev) = prev.filter(|&q| q != o.prev) {
+            let msg = format!("page {p} points back to page {}, not {prev}", o.prev);
+            return (pages, Some(msg));
+        }
+        if let (Some(owner), Some(l)) = (o.owner, len) {
+            want =
+                Some(folio::btree::overflow::pages_for(l as usize, owner.key.len(), f.page_size));
         }
         pages.push(p);
-        p = u32_at(&page, PAGE_AUX_OFFSET).unwrap_or(0);
+        (prev, p) = (Some(p), o.next);
     }
     match want {
         Some(w) if pages.len() != w => {
-            let msg = format!("ends after {} of {w} pages ({cap} bytes each)", pages.len());
+            let msg = format!("ends after {} of {w} pages", pages.len());
             (pages, Some(msg))
         }
         _ => (pages, None),

@@ -8,8 +8,9 @@ use std::path::Path;
 use folio::btree::{LeafValue, Node};
 use folio::format::checksum::{page_crc, page_crc_ok};
 use folio::format::page::{
-    PAGE_AUX_OFFSET, PAGE_CONTENT_OFFSET, PAGE_COUNT_OFFSET, PAGE_FLAGS_OFFSET, PAGE_HEADER_SIZE,
-    PAGE_TYPE_OFFSET, PageType, overflow_capacity, trunk_capacity,
+    OverflowPage, PAGE_AUX_OFFSET, PAGE_CONTENT_OFFSET, PAGE_COUNT_OFFSET, PAGE_FLAGS_OFFSET,
+    PAGE_HEADER_SIZE, PAGE_TYPE_OFFSET, PageType, first_overflow_capacity, overflow_capacity,
+    trunk_capacity,
 };
 use folio::format::{u16_at, u32_at};
 
@@ -262,12 +263,22 @@ pub fn page(a: PageArgs) -> CliResult {
         Some(PageType::Meta) => header(&page),
         Some(PageType::Leaf | PageType::Branch) => cells(&f, &page, a.page, a.hex),
         Some(PageType::Overflow) => {
+            match OverflowPage::decode(&page, a.page) {
+                Ok(o) => {
+                    out!("previous  {}", o.prev);
+                    let cap = match o.owner {
+                        Some(owner) => {
+                            let key = show(owner.key, a.hex);
+                            out!("owned by  table id {}, key {key}", owner.table);
+                            first_overflow_capacity(f.page_size, owner.key.len())
+                        }
+                        None => overflow_capacity(f.page_size),
+                    };
+                    out!("used      {} of {cap} bytes", o.data.len());
+                }
+                Err(e) => out!("overflow  does not decode: {e}"),
+            }
             let (pages, problem) = chain(&f, a.page, None);
-            out!(
-                "used      {} of {} bytes",
-                field(PAGE_CONTENT_OFFSET),
-                overflow_capacity(f.page_size)
-            );
             print_chain("chain from here", &pages, problem)
         }
         Some(PageType::FreeTrunk) => trunk(&page),
@@ -283,6 +294,7 @@ fn header(page: &[u8]) -> CliResult {
             out!("free      {} (first trunk {})", m.free_count, m.free_head);
             out!("txn id    {}", m.txn_id);
             out!("db id     {:#018x}", m.db_id);
+            out!("next id   {} (the id the next new table gets)", m.next_table_id);
             out!(
                 "default   root {}, {}",
                 m.default_table.root,
