@@ -4,11 +4,12 @@
 //! bumps a version counter, and inserts and deletes filler entries (some of them overflow
 //! values) so that pages are freed, reused and moved. A maintenance thread runs every
 //! checkpoint mode, `vacuum(0)`, `vacuum(n)`, `compact()`, `backup_to` (and verifies the
-//! copy), and `check()`, in a seeded random order; with `AutoVacuum` on, the background
-//! worker vacuums too. Readers meanwhile check, on every snapshot: the conserved sum, that
-//! the version never goes backwards, that fillers hold exactly the bytes written for their
-//! key, that a scan paused half way (while maintenance runs) still sees one consistent
-//! state, and that a snapshot handed to another thread reads the same as where it began.
+//! copy), and `check()`, in a seeded random order; with `AutoVacuum::Full` (on a file) and
+//! `AutoVacuum::Incremental` (in memory) the background worker vacuums too. Readers
+//! meanwhile check, on every snapshot: the conserved sum, that the version never goes
+//! backwards, that fillers hold exactly the bytes written for their key, that a scan paused
+//! half way (while maintenance runs) still sees one consistent state, and that a snapshot
+//! handed to another thread reads the same as where it began.
 //!
 //! Each configuration runs in a child process, so that a SIGBUS or any other crash is this
 //! test's failure rather than the loss of the suite. Seeds are fixed and printed;
@@ -264,7 +265,11 @@ fn open(config: &str, dir: &Path) -> Database {
         // so its operations take long enough for readers to begin in the middle of them.
         .auto_checkpoint(if config == "file" { 0 } else { 64 })
         .cache_size(512 << 10)
-        .auto_vacuum(if config == "file-autovacuum" { AutoVacuum::Full } else { AutoVacuum::None });
+        .auto_vacuum(match config {
+            "file-autovacuum" => AutoVacuum::Full,
+            "memory" => AutoVacuum::Incremental,
+            _ => AutoVacuum::None,
+        });
     match config {
         "memory" => Database::memory_with(opts).unwrap(),
         _ => opts.open(dir.join("stress.db")).unwrap(),
@@ -307,11 +312,13 @@ fn stress_child() {
     });
     let report = db.check().unwrap();
     assert!(report.is_ok(), "check() after the stress: {report}");
+    let vacuums = db.stats().unwrap().vacuum;
     verify_snapshot(&db.begin_read().unwrap(), &mut Rng::new(seed), "final");
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     println!(
         "STRESS {:.1} s: {} commits, {} maintenance operations ({} busy), {} snapshots \
-         verified, {} paused scans, {} snapshots sent across threads",
+         verified, {} paused scans, {} snapshots sent across threads; {} background \
+         vacuums reclaimed pages",
         started.elapsed().as_secs_f64(),
         get(&counts.commits),
         get(&counts.maintenance),
@@ -319,6 +326,7 @@ fn stress_child() {
         get(&counts.snapshots),
         get(&counts.paused),
         get(&counts.sent),
+        vacuums.auto_runs,
     );
     db.close().unwrap();
 }
