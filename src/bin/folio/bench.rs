@@ -343,19 +343,32 @@ pub fn bench(a: BenchArgs) -> CliResult {
         out!("database: {}", path.display());
     }
     let (rows, file_bytes) = run(&path, &a, value_len, threads)?;
-    if a.json {
-        let o = Object::new()
-            .num("entries", a.entries)
+    let head = Object::new().num("entries", a.entries);
+    report(a.json, head, value_len, threads, file_bytes, &rows)?;
+    drop(dir);
+    Ok(())
+}
+
+/// Prints a run's results: `head` and the common fields as JSON, or the table.
+pub fn report(
+    json: bool,
+    head: Object,
+    value_len: usize,
+    threads: u64,
+    file_bytes: u64,
+    rows: &[Row],
+) -> CliResult {
+    if json {
+        let o = head
             .num("value_len", value_len as u64)
             .num("threads", threads)
             .num("file_bytes_after_load", file_bytes)
-            .raw("phases", &rows_json(&rows));
+            .raw("phases", &rows_json(rows));
         out!("{}", o.finish());
     } else {
         out!("database file after the load: {}\n", human_bytes(file_bytes));
-        print_table(&rows)?;
+        print_table(rows)?;
     }
-    drop(dir);
     Ok(())
 }
 

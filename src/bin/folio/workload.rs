@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use folio::{CheckpointMode, Database, Options, Synchronous};
 
-use crate::admin::{counted, human_bytes};
+use crate::admin::counted;
 use crate::args::{BenchArgs, Workload};
-use crate::bench::{Rng, Row, TempDir, check_value, fill_value, print_table, rows_json, threads};
+use crate::bench::{Rng, Row, TempDir, check_value, fill_value, report, threads};
 use crate::histogram::Histogram;
 use crate::json::Object;
 use crate::progress::Progress;
@@ -258,19 +258,8 @@ pub fn run(w: Workload, a: BenchArgs) -> CliResult {
     rows.extend(measure(&r, threads)?);
     drop(r);
     db.close()?;
-    if a.json {
-        let o = Object::new()
-            .str("workload", &name)
-            .num("records", a.records)
-            .num("value_len", value_len as u64)
-            .num("threads", threads)
-            .num("file_bytes_after_load", file_bytes)
-            .raw("phases", &rows_json(&rows));
-        out!("{}", o.finish());
-    } else {
-        out!("database file after the load: {}\n", human_bytes(file_bytes));
-        print_table(&rows)?;
-    }
+    let head = Object::new().str("workload", &name).num("records", a.records);
+    report(a.json, head, value_len, threads, file_bytes, &rows)?;
     drop(dir);
     Ok(())
 }
