@@ -172,8 +172,9 @@ impl Shared {
         Ok(Some(Arc::clone(&self.state.lock().main_map)))
     }
 
-    /// Starts a new WAL generation at the start of the file and, with [`WalEnd::Truncate`],
-    /// cuts the file to zero bytes. This is the only code that restarts or truncates the WAL.
+    /// Starts a new WAL generation at the start of the file and cuts the file to zero bytes
+    /// ([`WalEnd::Truncate`]) or to [`Options::wal_size_limit`] if it is longer
+    /// ([`WalEnd::Keep`]). This is the only code that restarts or truncates the WAL.
     ///
     /// Both overwrite or remove frames a reader might still read, so they are allowed only
     /// when every committed frame is in the main file and no reader reads WAL frames. That
@@ -200,12 +201,16 @@ impl Shared {
         w.wal.restart(open::random_u64());
         w.gen_base = w.seq;
         st.restart_wal(w.seq, w.wal.index.segments());
-        if end == WalEnd::Truncate {
-            w.wal.truncate().map_err(|e| self.fence_io(&self.wal_path, "truncating", e))?;
-            st.wal_map = Arc::new(Map::empty());
+        // A restart also cuts a WAL that one large transaction or a long reader let grow back
+        // to `wal_size_limit`, so it does not stay that large for good.
+        let limit = if end == WalEnd::Truncate { 0 } else { self.opts.wal_size_limit };
+        let shrank =
+            w.wal.truncate_to(limit).map_err(|e| self.fence_io(&self.wal_path, "truncating", e))?;
+        if shrank {
+            st.wal_map = Arc::clone(w.wal.map());
         }
         drop(st);
-        if end == WalEnd::Truncate {
+        if shrank {
             self.wal.sync().map_err(|e| self.fence_io(&self.wal_path, "syncing", e))?;
             if self.level() == Synchronous::Extra {
                 self.sync_dir()?;

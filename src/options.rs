@@ -91,6 +91,7 @@ pub struct Options {
     pub(crate) commit_linger: Duration,
     pub(crate) auto_vacuum: AutoVacuum,
     pub(crate) cache_size: usize,
+    pub(crate) wal_size_limit: u64,
     pub(crate) read_only: bool,
     pub(crate) advise_random: Option<bool>,
     pub(crate) vfs: VfsHandle,
@@ -118,6 +119,7 @@ impl Default for Options {
             commit_linger: Duration::ZERO,
             auto_vacuum: AutoVacuum::None,
             cache_size: 64 << 20,
+            wal_size_limit: 64 << 20,
             read_only: false,
             advise_random: None,
             vfs: VfsHandle { vfs: Arc::new(OsVfs), is_os: true },
@@ -165,6 +167,18 @@ impl Options {
     /// Bytes of dirty pages a write transaction keeps in memory before spilling to the WAL.
     pub fn cache_size(mut self, bytes: usize) -> Self {
         self.cache_size = bytes;
+        self
+    }
+
+    /// The size the WAL file is cut back to when it restarts (64 MiB by default), rounded
+    /// down to whole frames. A large transaction, or a long-lived reader holding back the
+    /// checkpoint, makes the WAL grow as far as it needs; once everything in it is copied into
+    /// the main file and it restarts, a file longer than this is shortened, so it does not
+    /// stay that large for good. Below it the file keeps its length and is reused from its
+    /// start (preallocated space makes commits cheaper). A `Truncate` checkpoint cuts it to
+    /// zero whatever the limit.
+    pub fn wal_size_limit(mut self, bytes: u64) -> Self {
+        self.wal_size_limit = bytes;
         self
     }
 

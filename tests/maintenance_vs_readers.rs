@@ -312,7 +312,12 @@ fn stress_child() {
     });
     let report = db.check().unwrap();
     assert!(report.is_ok(), "check() after the stress: {report}");
-    let vacuums = db.stats().unwrap().vacuum;
+    let stats = db.stats().unwrap();
+    let vacuums = stats.vacuum;
+    println!(
+        "STRESS sizes at the end: main file {} bytes, WAL {} bytes, {} pages ({} free)",
+        stats.file_bytes, stats.wal_bytes, stats.page_count, stats.free_page_count
+    );
     verify_snapshot(&db.begin_read().unwrap(), &mut Rng::new(seed), "final");
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     println!(

@@ -315,3 +315,57 @@ fn advise_random_forces_the_kernel_advice_either_way() {
         drop(db);
     }
 }
+
+/// One large transaction grows the WAL to about its own size.
+fn grow_wal(db: &Database) {
+    let mut tx = db.begin_write().unwrap();
+    for i in 0..400u32 {
+        tx.put(format!("big{i:05}").as_bytes(), &[4u8; 20_000]).unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+#[test]
+fn wal_size_limit_cuts_a_grown_wal_back_when_it_restarts() {
+    let limit = 1u64 << 20;
+    for (with_limit, name) in [(true, "limited.db"), (false, "default.db")] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        let opts = Options::new().auto_checkpoint(0);
+        let opts = if with_limit { opts.wal_size_limit(limit) } else { opts };
+        let db = opts.open(&path).unwrap();
+        grow_wal(&db);
+        let grown = std::fs::metadata(common_wal(&path)).unwrap().len();
+        assert!(grown > 8 * limit, "the transaction left a WAL of {grown} bytes");
+        let info = db.checkpoint(CheckpointMode::Restart).unwrap();
+        assert!(info.wal_reset);
+        db.put(b"after", b"restart").unwrap();
+        let after = std::fs::metadata(common_wal(&path)).unwrap().len();
+        if with_limit {
+            assert!(after <= limit, "a restarted WAL of {after} bytes, over the limit {limit}");
+        } else {
+            assert_eq!(after, grown, "the default limit (64 MiB) cut a {grown}-byte WAL");
+        }
+        assert_eq!(db.get(b"big00399").unwrap().as_deref(), Some(&[4u8; 20_000][..]));
+    }
+}
+
+#[test]
+fn wal_size_limit_bounds_a_memory_database_s_wal_too() {
+    let limit = 1u64 << 20;
+    let opts = Options::new().auto_checkpoint(16).wal_size_limit(limit);
+    let db = Database::memory_with(opts).unwrap();
+    grow_wal(&db);
+    assert!(db.stats().unwrap().wal_bytes > 8 * limit);
+    // The worker copies the frames back; the next commit then restarts the WAL and cuts it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        db.put(b"tick", b"x").unwrap();
+        let wal = db.stats().unwrap().wal_bytes;
+        if wal <= limit {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the memory WAL stayed at {wal} bytes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

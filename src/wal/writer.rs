@@ -286,21 +286,30 @@ impl WalWriter {
         self.commit_chain = crc;
     }
 
-    /// Truncates the file to zero bytes (after a restart, when nothing is written yet).
+    /// Cuts the file to at most `limit` bytes, rounded down to whole frames (0 if not even one
+    /// frame fits), after a restart, when nothing of the new generation is written yet.
+    /// Returns whether the file got shorter (the map is then replaced).
     ///
     /// # Errors
     ///
-    /// [`Error::Corrupt`](crate::Error::Corrupt) if the WAL's bytes are invalid; [`Error::Io`](crate::Error::Io) if a read, write or sync of the WAL fails.
-    pub fn truncate(&mut self) -> io::Result<()> {
+    /// An error if frames of the current generation are written already; the I/O error of
+    /// the resize or the new map.
+    pub fn truncate_to(&mut self, limit: u64) -> io::Result<bool> {
         if self.header_written || self.next_frame != 1 {
             // Truncating under written frames would throw away commits.
             return Err(io::Error::other("WAL truncated without a restart first"));
         }
-        self.storage.set_len(0)?;
-        self.capacity = 0;
-        self.high_water = 1;
-        self.map = Arc::new(Map::empty());
-        Ok(())
+        let frame = frame_size(self.page_size);
+        let frames = limit.saturating_sub(WAL_HEADER_SIZE as u64) / frame;
+        let len = if frames == 0 { 0 } else { WAL_HEADER_SIZE as u64 + frames * frame };
+        if len >= self.capacity {
+            return Ok(false);
+        }
+        self.storage.set_len(len)?;
+        self.capacity = len;
+        self.high_water = self.high_water.min(frames + 1);
+        self.map = Arc::new(if len == 0 { Map::empty() } else { self.storage.map(len)? });
+        Ok(true)
     }
 
     /// Cuts the file back to the end of the last commit frame and syncs it. For a WAL whose
